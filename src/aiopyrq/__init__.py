@@ -1,0 +1,26 @@
+"""Reliable asyncio queues on Redis: Queue, UniqueQueue and Pool."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as _version
+from typing import Any
+
+from aiopyrq._pool import Pool
+from aiopyrq._queue import Queue
+from aiopyrq._unique_queue import UniqueQueue
+from aiopyrq.errors import AiopyrqError, NotEnoughSyncedSlavesError
+
+__all__ = [
+    "AiopyrqError",
+    "NotEnoughSyncedSlavesError",
+    "Pool",
+    "Queue",
+    "UniqueQueue",
+]
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - module attribute
+    if name == "__version__":
+        return _version("aio-py-rq")
+    msg = f"module 'aiopyrq' has no attribute {name!r}"
+    raise AttributeError(msg)

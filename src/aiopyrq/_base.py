@@ -1,0 +1,156 @@
+"""What Queue, UniqueQueue and Pool share: the client, replica acknowledgement, input checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import ConnectionPool, Redis
+
+from aiopyrq import _scripts
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
+    from redis.typing import EncodableT
+    from typing_extensions import Self
+
+Item = str | bytes | int | float
+"""What an item may be. Items come back as ``str``, or ``bytes`` when the client does not
+decode responses."""
+
+DEFAULT_SYNC_SLAVES_COUNT = 0
+DEFAULT_SYNC_SLAVES_TIMEOUT = 100  # milliseconds
+
+
+def check_name(name: object) -> str:
+    """Return a structure's name, refusing what cannot name a Redis key."""
+    if not isinstance(name, str):
+        msg = f"name must be a str, not {type(name).__name__}"
+        raise TypeError(msg)
+    if not name:
+        msg = "name must not be empty"
+        raise ValueError(msg)
+    return name
+
+
+def check_item(item: object) -> Item:
+    """Return the item, or raise TypeError for what Redis would not store as given."""
+    if isinstance(item, bool) or not isinstance(item, str | bytes | int | float):
+        msg = f"an item must be str, bytes, int or float, not {type(item).__name__}"
+        raise TypeError(msg)
+    return item
+
+
+def check_items(items: Iterable[Item]) -> list[Item]:
+    """Return the items as a list, all checked before anything is written."""
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        msg = f"items must be an iterable of items, not {type(items).__name__}"
+        raise TypeError(msg)
+    return [check_item(item) for item in items]
+
+
+def check_int(value: object, what: str, *, minimum: int = 0) -> int:
+    """Return value if it is an int of at least minimum."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{what} must be an int, not {type(value).__name__}"
+        raise TypeError(msg)
+    if value < minimum:
+        msg = f"{what} must be at least {minimum}, got {value}"
+        raise ValueError(msg)
+    return value
+
+
+class Structure:
+    """A named structure in Redis, reached through one client.
+
+    Args:
+        name: The name of the structure, the prefix of its keys.
+        redis: A ``redis.asyncio.Redis`` client, or a ``ConnectionPool`` to make one.
+        synced_slaves_enabled: After each write, wait for replicas to acknowledge it.
+        synced_slaves_count: How many replicas must acknowledge a write.
+        synced_slaves_timeout: How long to wait for them, in milliseconds (> 0).
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ValueError: An argument is out of range.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        redis: Redis | ConnectionPool,
+        *,
+        synced_slaves_enabled: bool = False,
+        synced_slaves_count: int = DEFAULT_SYNC_SLAVES_COUNT,
+        synced_slaves_timeout: int = DEFAULT_SYNC_SLAVES_TIMEOUT,
+    ) -> None:
+        self.name = check_name(name)
+        if isinstance(redis, ConnectionPool):
+            redis = Redis(connection_pool=redis)
+        elif not isinstance(redis, Redis):
+            msg = f"redis must be a redis.asyncio Redis or ConnectionPool, not {type(redis)}"
+            raise TypeError(msg)
+        self.redis = redis
+        self._owns_client = False
+        check_int(synced_slaves_count, "synced_slaves_count")
+        check_int(synced_slaves_timeout, "synced_slaves_timeout", minimum=1)
+        self._wait: tuple[int, int] | None = None
+        if synced_slaves_enabled:
+            self._wait = (synced_slaves_count, synced_slaves_timeout)
+
+    @classmethod
+    def from_url(cls, name: str, url: str, **options: Any) -> Self:  # noqa: ANN401
+        """Connect to ``url`` (``redis://``, ``rediss://``, ``unix://``) with a client of its own.
+
+        The client decodes replies to ``str``; ``aclose()`` or ``async with`` closes it.
+
+        Args:
+            name: The name of the structure.
+            url: The Redis URL.
+            **options: The structure's options, as for the constructor.
+
+        Returns:
+            The structure.
+        """
+        structure = cls(name, Redis.from_url(url, decode_responses=True), **options)
+        structure._owns_client = True
+        return structure
+
+    async def aclose(self) -> None:
+        """Close the client if ``from_url`` made it; a client passed in stays open."""
+        if self._owns_client:
+            await self.redis.aclose()
+
+    async def __aenter__(self) -> Self:
+        """Use the structure in ``async with``."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close what ``from_url`` opened."""
+        await self.aclose()
+
+    async def _read(self, *command: EncodableT) -> Any:  # noqa: ANN401 - Redis replies
+        """Send a command that changes nothing."""
+        return await _scripts.send(self.redis, *command)
+
+    async def _script(
+        self,
+        script: _scripts.Script,
+        keys: Sequence[str],
+        args: Sequence[EncodableT],
+        *,
+        write: bool = True,
+    ) -> Any:  # noqa: ANN401 - the script's reply
+        """Run one script; after a write, wait for the replicas if asked."""
+        return (await self._write([script.call(keys, args)], write=write))[0]
+
+    async def _write(self, calls: Sequence[_scripts.Call], *, write: bool = True) -> list[Any]:
+        """Send calls in one round trip; after writes, wait for the replicas if asked."""
+        return await _scripts.run_all(self.redis, calls, self._wait if write else None)

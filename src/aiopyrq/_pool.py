@@ -1,0 +1,154 @@
+"""Pool: a sorted set of recurring items, each handed out when it is due."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aiopyrq import _scripts
+from aiopyrq._base import Structure, check_int, check_item, check_items
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from redis.asyncio import ConnectionPool, Redis
+
+    from aiopyrq._base import Item
+
+DEFAULT_CHUNK_SIZE = 100
+DEFAULT_ACK_TTL = 600  # seconds
+DEFAULT_ACK_VALID_FOR = 129600  # seconds
+
+
+class Pool(Structure):
+    """A pool of recurring items, each processed again once it is due.
+
+    The pool is the sorted set ``NAME``: item -> unix time it is due. ``get_items`` hands
+    out due items and marks them in flight (a score with the fraction ``.1``); an item in
+    flight is due again ``ack_ttl`` seconds after it was handed out unless it is
+    acknowledged, and an acknowledged item is due again ``ack_valid_for`` seconds after the
+    acknowledgement. Times are the Redis server's clock.
+
+    Args:
+        name: The name of the pool, its key.
+        redis: A ``redis.asyncio.Redis`` client, or a ``ConnectionPool`` to make one.
+        chunk_size: How many items ``get_all_items`` takes per call.
+        ack_ttl: Seconds before an item handed out and not acknowledged is due again.
+        ack_valid_for: Seconds before an acknowledged item is due again.
+        synced_slaves_enabled: After each write, wait for replicas to acknowledge it.
+        synced_slaves_count: How many replicas must acknowledge a write.
+        synced_slaves_timeout: How long to wait for them, in milliseconds.
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ValueError: An argument is out of range.
+    """
+
+    _add: ClassVar[_scripts.Script] = _scripts.load("pool_add-1")
+    _get: ClassVar[_scripts.Script] = _scripts.load("pool_get-1")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("pool_ack-1")
+    _remove: ClassVar[_scripts.Script] = _scripts.load("pool_remove-1")
+    _count_due: ClassVar[_scripts.Script] = _scripts.load("pool_count_due-1")
+
+    def __init__(  # noqa: PLR0913 - the original library's options
+        self,
+        name: str,
+        redis: Redis | ConnectionPool,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        ack_ttl: int = DEFAULT_ACK_TTL,
+        ack_valid_for: int = DEFAULT_ACK_VALID_FOR,
+        synced_slaves_enabled: bool = False,
+        synced_slaves_count: int = 0,
+        synced_slaves_timeout: int = 100,
+    ) -> None:
+        super().__init__(
+            name,
+            redis,
+            synced_slaves_enabled=synced_slaves_enabled,
+            synced_slaves_count=synced_slaves_count,
+            synced_slaves_timeout=synced_slaves_timeout,
+        )
+        self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
+        self.ack_ttl = check_int(ack_ttl, "ack_ttl", minimum=1)
+        self.ack_valid_for = check_int(ack_valid_for, "ack_valid_for")
+
+    async def get_count(self) -> int:
+        """Return the number of items in the pool, due or not."""
+        return int(await self._read("ZCARD", self.name))
+
+    async def get_count_to_process(self) -> int:
+        """Return the number of items due now."""
+        return int(await self._script(self._count_due, [self.name], [], write=False))
+
+    async def is_in_pool(self, item: Item) -> bool:
+        """Tell whether item is in the pool."""
+        return await self._read("ZSCORE", self.name, check_item(item)) is not None
+
+    async def add_item(self, item: Item) -> None:
+        """Add an item, due now; an item in the pool already becomes due now."""
+        await self.add_items([item])
+
+    async def add_items(self, items: Iterable[Item]) -> None:
+        """Add items, due now, in one script call."""
+        checked = check_items(items)
+        if checked:
+            await self._script(self._add, [self.name], checked)
+
+    async def get_items(self, count: int) -> list[Any]:
+        """Hand out up to count due items, earliest due first.
+
+        Each is not handed out again before ``ack_ttl`` seconds have passed.
+
+        Raises:
+            TypeError: count is not an int.
+            ValueError: count is negative.
+        """
+        if check_int(count, "count") == 0:
+            return []
+        items: list[Any] = await self._script(
+            self._get, [self.name], [count, self.ack_ttl], write=False
+        )
+        return items
+
+    async def get_all_items(self) -> list[Any]:
+        """Hand out every due item, ``chunk_size`` per script call."""
+        result: list[Any] = []
+        while True:
+            chunk = await self.get_items(self.chunk_size)
+            result += chunk
+            if len(chunk) < self.chunk_size:
+                return result
+
+    async def ack_item(self, item: Item) -> None:
+        """Acknowledge an item handed out: it is due again after ``ack_valid_for``."""
+        await self.ack_items([item])
+
+    async def ack_items(self, items: Iterable[Item]) -> None:
+        """Acknowledge items handed out, in one script call; others are left as they are."""
+        checked = check_items(items)
+        if checked:
+            await self._script(self._ack, [self.name], [self.ack_valid_for, *checked])
+
+    async def remove_item(self, item: Item) -> None:
+        """Remove an item handed out and not acknowledged yet (processed for the last time)."""
+        await self.remove_items([item])
+
+    async def remove_items(self, items: Iterable[Item]) -> None:
+        """Remove items handed out and not acknowledged yet, in one script call."""
+        checked = check_items(items)
+        if checked:
+            await self._script(self._remove, [self.name], checked)
+
+    async def delete_item(self, item: Item) -> None:
+        """Delete an item from the pool, in flight or not."""
+        await self.delete_items([item])
+
+    async def delete_items(self, items: Iterable[Item]) -> None:
+        """Delete items from the pool, in flight or not, in one command."""
+        checked = check_items(items)
+        if checked:
+            await self._write([_scripts.Call(("ZREM", self.name, *checked))])
+
+    async def clear_pool(self) -> None:
+        """Delete every item of the pool."""
+        await self._write([_scripts.Call(("UNLINK", self.name))])

@@ -1,0 +1,274 @@
+"""Queue: a reliable FIFO list, each consumer holding its items in a processing list."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aiopyrq import _scripts
+from aiopyrq._base import Structure, check_int, check_item, check_items
+from aiopyrq._keys import QueueKeys, new_consumer_id
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from redis.asyncio import ConnectionPool, Redis
+
+    from aiopyrq._base import Item
+
+PROCESSING_TIMEOUT = 7200  # seconds
+"""Default age of a consumer's last get beyond which its items count as abandoned."""
+
+_ALL = -1  # lease age that selects every processing list
+
+
+class Queue(Structure):
+    """A FIFO queue of items, safe against consumers that die.
+
+    ``get_items`` moves items into this object's own processing list; each must then be
+    acknowledged (``ack_items``) or rejected (``reject_items``). The items of a consumer
+    that died stay in its processing list until ``re_enqueue_timeout_items`` (or
+    ``re_enqueue_all_items``) puts them back in the queue.
+
+    Each object is one consumer with an id of its own (``consumer_id``); share one object
+    between tasks that should share a processing list, make one per independent consumer.
+
+    Args:
+        name: The name of the queue, the prefix of its keys.
+        redis: A ``redis.asyncio.Redis`` client, or a ``ConnectionPool`` to make one.
+        synced_slaves_enabled: After each write, wait for replicas to acknowledge it.
+        synced_slaves_count: How many replicas must acknowledge a write.
+        synced_slaves_timeout: How long to wait for them, in milliseconds.
+        max_retry: ``can_rollback_item``: rollbacks allowed before an item is refused.
+        max_timeout: ``can_rollback_item``: minutes since the first counted rollback
+            before an item is refused.
+        max_retry_rollback: The original library's name of ``max_retry``.
+        max_timeout_in_queue: The original library's name of ``max_timeout``.
+
+    Raises:
+        TypeError: An argument has the wrong type, or an option is given twice.
+        ValueError: An argument is out of range.
+    """
+
+    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-3")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-3")
+    _requeue: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-2")
+    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
+    _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
+    _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
+
+    def __init__(  # noqa: PLR0913 - the original library's options
+        self,
+        name: str,
+        redis: Redis | ConnectionPool,
+        *,
+        synced_slaves_enabled: bool = False,
+        synced_slaves_count: int = 0,
+        synced_slaves_timeout: int = 100,
+        max_retry: int | None = None,
+        max_timeout: int | None = None,
+        max_retry_rollback: int | None = None,
+        max_timeout_in_queue: int | None = None,
+    ) -> None:
+        super().__init__(
+            name,
+            redis,
+            synced_slaves_enabled=synced_slaves_enabled,
+            synced_slaves_count=synced_slaves_count,
+            synced_slaves_timeout=synced_slaves_timeout,
+        )
+        self.max_retry = _option("max_retry", max_retry, "max_retry_rollback", max_retry_rollback)
+        self.max_timeout = _option(
+            "max_timeout", max_timeout, "max_timeout_in_queue", max_timeout_in_queue
+        )
+        self.keys = QueueKeys(self.name)
+        self.client_id = new_consumer_id()
+        self.processing_queue_name = self.keys.processing(self.client_id)
+
+    @property
+    def timeouts_hash_name(self) -> str:
+        """The hash: processing list -> unix time of its consumer's last get."""
+        return self.keys.timeouts
+
+    @property
+    def retry_count_name(self) -> str:
+        """The hash: item -> rollbacks counted by ``can_rollback_item``."""
+        return self.keys.retry_count
+
+    @property
+    def retry_timeout_name(self) -> str:
+        """The hash: item -> unix minute of its first counted rollback."""
+        return self.keys.retry_timeout
+
+    def _queue_keys(self) -> list[str]:
+        """The keys that open the get, reject and re-enqueue scripts."""
+        return [self.keys.queue]
+
+    async def get_count(self) -> int:
+        """Return the number of items waiting in the queue."""
+        return int(await self._read("LLEN", self.keys.queue))
+
+    async def add_item(self, item: Item) -> None:
+        """Add one item at the end of the queue.
+
+        Raises:
+            TypeError: The item is not str, bytes, int or float.
+        """
+        await self.add_items([item])
+
+    async def add_items(self, items: Iterable[Item]) -> None:
+        """Add items at the end of the queue, in their order, in one command.
+
+        Raises:
+            TypeError: An item is not str, bytes, int or float.
+        """
+        checked = check_items(items)
+        if checked:
+            await self._write([_scripts.Call(("LPUSH", self.keys.queue, *checked))])
+
+    async def get_items(self, count: int) -> list[Any]:
+        """Take up to ``count`` items, oldest first, into this consumer's processing list.
+
+        Returns:
+            The items (``str``, or ``bytes`` from a client that does not decode).
+
+        Raises:
+            TypeError: count is not an int.
+            ValueError: count is negative.
+        """
+        if check_int(count, "count") == 0:
+            return []
+        keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
+        items: list[Any] = await self._script(self._get, keys, [count], write=False)
+        return items
+
+    async def ack_item(self, item: Item) -> None:
+        """Acknowledge one item: it is done and leaves the processing list."""
+        await self.ack_items([item])
+
+    async def ack_items(self, items: Iterable[Item]) -> None:
+        """Acknowledge a batch of items in one script call."""
+        checked = check_items(items)
+        if checked:
+            keys = [self.processing_queue_name, self.keys.timeouts]
+            await self._script(self._ack, keys, checked)
+
+    async def reject_item(self, item: Item) -> None:
+        """Reject one item: it goes back to the front of the queue."""
+        await self.reject_items([item])
+
+    async def reject_items(self, items: Iterable[Item]) -> None:
+        """Reject a batch: the items go back to the front of the queue, the first taken next.
+
+        Only items this consumer holds go back, so rejecting twice queues nothing twice.
+        """
+        checked = check_items(items)
+        if checked:
+            keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
+            await self._script(self._reject, keys, checked)
+
+    async def delete_item(self, item: Item, count: int = 0) -> None:
+        """Delete an item from the queue, as LREM: every occurrence when ``count`` is 0."""
+        await self.delete_items([item], count)
+
+    async def delete_items(self, items: Iterable[Item], count: int = 0) -> None:
+        """Delete items from the queue in one script call.
+
+        Args:
+            items: The items.
+            count: Occurrences to delete per item, as LREM's count: 0 every one, > 0 the
+                most recently added first, < 0 the oldest first.
+        """
+        checked = check_items(items)
+        if isinstance(count, bool) or not isinstance(count, int):
+            msg = f"count must be an int, not {type(count).__name__}"
+            raise TypeError(msg)
+        if checked:
+            await self._script(self._delete, [self.keys.queue], [count, *checked])
+
+    async def re_enqueue_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
+        """Put back in the queue the items of consumers whose last get is older than timeout.
+
+        Args:
+            timeout: Seconds since a consumer's last get.
+
+        Returns:
+            How many items went back.
+        """
+        return await self._recover(self._requeue, check_int(timeout, "timeout"), self._queue_keys())
+
+    async def re_enqueue_all_items(self) -> int:
+        """Put back in the queue the items of every consumer, live ones included.
+
+        Returns:
+            How many items went back.
+        """
+        return await self._recover(self._requeue, _ALL, self._queue_keys())
+
+    async def drop_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
+        """Delete the items of consumers whose last get is older than timeout.
+
+        Returns:
+            How many items were deleted.
+        """
+        return await self._recover(self._drop, check_int(timeout, "timeout"), [])
+
+    async def drop_all_items(self) -> int:
+        """Delete the items of every consumer, live ones included.
+
+        Returns:
+            How many items were deleted.
+        """
+        return await self._recover(self._drop, _ALL, [])
+
+    async def _recover(self, script: _scripts.Script, max_age: int, first: list[str]) -> int:
+        """Run script on every processing list of the timeouts hash, newest lease first.
+
+        Each list is recovered atomically, all in one round trip; the oldest items end up
+        at the front of the queue.
+        """
+        leases: dict[Any, Any] = await self._read_hash(self.keys.timeouts)
+        by_age = sorted(leases, key=lambda name: float(leases[name]), reverse=True)
+        calls = [script.call([*first, name, self.keys.timeouts], [max_age]) for name in by_age]
+        return sum(await self._write(calls)) if calls else 0
+
+    async def _read_hash(self, key: str) -> dict[Any, Any]:
+        flat = await self._read("HGETALL", key)
+        if isinstance(flat, dict):  # a RESP3 connection
+            return flat
+        return dict(zip(flat[::2], flat[1::2], strict=True))
+
+    async def can_rollback_item(self, item: Item) -> bool:
+        """Count a rollback of item and tell whether it may still be rolled back.
+
+        An item is refused once it has been counted more than ``max_retry`` times and its
+        first counted rollback is more than ``max_timeout`` minutes old.
+
+        Raises:
+            ValueError: The queue was made without max_retry or max_timeout.
+        """
+        if self.max_retry is None or self.max_timeout is None:
+            msg = "can_rollback_item needs the options max_retry and max_timeout"
+            raise ValueError(msg)
+        keys = [self.keys.retry_count, self.keys.retry_timeout]
+        count, first, now = await self._script(
+            self._rollback, keys, [check_item(item)], write=False
+        )
+        return not (count > self.max_retry and now - first > self.max_timeout)
+
+    async def reset_blocked_item(self, item: Item) -> None:
+        """Forget the rollbacks counted for item."""
+        check_item(item)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.execute_command("HDEL", self.keys.retry_count, item)
+        pipe.execute_command("HDEL", self.keys.retry_timeout, item)
+        await pipe.execute()
+
+
+def _option(name: str, value: int | None, alias: str, alias_value: int | None) -> int | None:
+    """Return an option given by its name or by the original library's alias."""
+    if value is not None and alias_value is not None:
+        msg = f"give {name} or its alias {alias}, not both"
+        raise TypeError(msg)
+    chosen = value if value is not None else alias_value
+    return None if chosen is None else check_int(chosen, name)

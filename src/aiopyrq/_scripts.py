@@ -1,0 +1,206 @@
+"""The Lua scripts of ``lua/``: loaded once, run by SHA, reloaded when Redis forgot them.
+
+A script file is named ``<structure>_<verb>-<number of keys>.lua``. A line
+``--- @include "includes/x"`` is replaced by ``lua/includes/x.lua``; an include
+reached twice through other includes is kept once.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import NoScriptError
+
+from aiopyrq.errors import NotEnoughSyncedSlavesError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from redis.asyncio import Redis
+    from redis.typing import EncodableT
+
+_INCLUDE = re.compile(r'^--- @include "([\w/]+)"[ \t]*$', re.MULTILINE)
+_NAME = re.compile(r"^\w+-(\d+)$")
+_RELOADS = 2  # a SCRIPT FLUSH racing the reload itself gets a second chance
+
+
+def _read(path: str) -> str:
+    resource = resources.files("aiopyrq") / "lua" / f"{path}.lua"
+    if not resource.is_file():
+        msg = f"no Lua file lua/{path}.lua"
+        raise LookupError(msg)
+    return resource.read_text(encoding="utf-8")
+
+
+def expand(path: str, read: Any = _read) -> str:  # noqa: ANN401 - a callable, for tests
+    """Return the source of ``lua/<path>.lua`` with its includes expanded.
+
+    Args:
+        path: The file's path under ``lua/``, without ``.lua``.
+        read: Reads a path to its text; the package's files by default.
+
+    Raises:
+        LookupError: A file or an include does not exist.
+        ValueError: An include is cyclic, or listed twice in one file.
+    """
+    done: set[str] = set()
+
+    def walk(current: str, stack: tuple[str, ...]) -> str:
+        text: str = read(current)
+        listed = _INCLUDE.findall(text)
+        if len(listed) != len(set(listed)):
+            msg = f"lua/{current}.lua includes the same file twice"
+            raise ValueError(msg)
+
+        def replace(match: re.Match[str]) -> str:
+            target = match.group(1)
+            if target in stack:
+                msg = f"cyclic include: {' -> '.join((*stack, target))}"
+                raise ValueError(msg)
+            if target in done:
+                return ""
+            done.add(target)
+            return walk(target, (*stack, target)).rstrip("\n")
+
+        return _INCLUDE.sub(replace, text)
+
+    return walk(path, (path,))
+
+
+@dataclass(frozen=True)
+class Script:
+    """One Lua script, called by its SHA1."""
+
+    name: str
+    source: str
+    sha: str
+    numkeys: int
+
+    def call(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Call:
+        """Return the EVALSHA call of this script with these keys and arguments.
+
+        Raises:
+            ValueError: The number of keys is not the script's.
+        """
+        if len(keys) != self.numkeys:
+            msg = f"{self.name} takes {self.numkeys} keys, got {len(keys)}"
+            raise ValueError(msg)
+        return Call(("EVALSHA", self.sha, self.numkeys, *keys, *args), self)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One command to send: a plain command, or a script's EVALSHA."""
+
+    args: tuple[EncodableT, ...]
+    script: Script | None = None
+
+
+@functools.cache
+def load(name: str) -> Script:
+    """Return the script ``lua/<name>.lua``, read and expanded once per process.
+
+    Raises:
+        ValueError: The file name does not end in ``-<number of keys>``.
+    """
+    match = _NAME.match(name)
+    if match is None:
+        msg = f"script name {name!r} does not end in -<number of keys>"
+        raise ValueError(msg)
+    source = expand(name)
+    sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+    return Script(name, source, sha, int(match.group(1)))
+
+
+async def send(client: Redis, *args: EncodableT) -> Any:  # noqa: ANN401 - a Redis reply
+    """Send one command and return its reply."""
+    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+async def run(client: Redis, call: Call) -> Any:  # noqa: ANN401 - the script's reply
+    """Send one call, loading its script again if Redis has forgotten it.
+
+    Returns:
+        The reply.
+    """
+    for _ in range(_RELOADS):
+        try:
+            return await send(client, *call.args)
+        except NoScriptError:  # noqa: PERF203 - the rare path, after a SCRIPT FLUSH or failover
+            if call.script is None:
+                raise
+            await send(client, "SCRIPT", "LOAD", call.script.source)
+    return await send(client, *call.args)
+
+
+async def run_all(
+    client: Redis,
+    calls: Sequence[Call],
+    wait: tuple[int, int] | None = None,
+) -> list[Any]:
+    """Send calls in one round trip on one connection, then WAIT there if asked.
+
+    The calls are not a transaction: each is atomic on its own. WAIT goes on the
+    connection that made the writes, so it waits for those writes.
+
+    Args:
+        client: The Redis client.
+        calls: The commands to send, in order.
+        wait: ``(replicas, timeout in ms)`` to WAIT for after the calls.
+
+    Returns:
+        The replies, in the order of the calls.
+
+    Raises:
+        NotEnoughSyncedSlavesError: Fewer replicas than asked acknowledged in time.
+    """
+    if wait is None and len(calls) == 1:
+        return [await run(client, calls[0])]
+    replies: list[Any] = [None] * len(calls)
+    pending = list(range(len(calls)))
+    for attempt in range(_RELOADS + 1):
+        pending = await _round(client, calls, pending, replies, wait, last=attempt == _RELOADS)
+        if not pending:
+            break
+        for script in {calls[i].script for i in pending}:
+            if script is not None:
+                await send(client, "SCRIPT", "LOAD", script.source)
+    return replies
+
+
+async def _round(  # noqa: PLR0913 - one pipeline's whole state
+    client: Redis,
+    calls: Sequence[Call],
+    pending: list[int],
+    replies: list[Any],
+    wait: tuple[int, int] | None,
+    *,
+    last: bool,
+) -> list[int]:
+    """Send the pending calls in one pipeline, store their replies.
+
+    Returns:
+        The calls whose script Redis did not know, to send again once it is loaded.
+    """
+    pipe = client.pipeline(transaction=False)
+    for i in pending:
+        pipe.execute_command(*calls[i].args)
+    if wait is not None:
+        pipe.execute_command("WAIT", *wait)
+    results = await pipe.execute(raise_on_error=False)
+    forgotten = []
+    for i, result in zip(pending, results, strict=False):
+        if isinstance(result, NoScriptError) and calls[i].script is not None and not last:
+            forgotten.append(i)
+        elif isinstance(result, Exception):
+            raise result
+        else:
+            replies[i] = result
+    if wait is not None and results[-1] < wait[0]:
+        raise NotEnoughSyncedSlavesError(results[-1], wait[0])
+    return forgotten

@@ -1,0 +1,64 @@
+"""UniqueQueue: a Queue in which an item waits at most once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from aiopyrq import _scripts
+from aiopyrq._base import check_items
+from aiopyrq._queue import Queue
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from aiopyrq._base import Item
+
+
+class UniqueQueue(Queue):
+    """A Queue in which an item waits at most once.
+
+    Adding an item that is already waiting does nothing; once taken, it may be added
+    again. A rejected or recovered item that is waiting again meanwhile is not queued
+    twice. The waiting items are also kept in the set ``NAME-unique``.
+
+    Takes the same arguments as Queue.
+    """
+
+    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-4")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-4")
+    _requeue: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-4")
+    _add: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")
+    _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-2")
+
+    @property
+    def queue_name(self) -> str:
+        """The queue's name (the original UniqueQueue's attribute)."""
+        return self.name
+
+    @property
+    def set_name(self) -> str:
+        """The set of the items waiting in the queue."""
+        return self.keys.unique
+
+    def _queue_keys(self) -> list[str]:
+        return [self.keys.queue, self.keys.unique]
+
+    async def add_items(self, items: Iterable[Item]) -> None:
+        """Add the items that are not waiting already, in their order, in one script call.
+
+        Raises:
+            TypeError: An item is not str, bytes, int or float.
+        """
+        checked = check_items(items)
+        if checked:
+            await self._script(self._add, self._queue_keys(), checked)
+
+    async def delete_item(self, item: Item) -> None:  # type: ignore[override]
+        """Delete an item from the queue."""
+        await self.delete_items([item])
+
+    async def delete_items(self, items: Iterable[Item]) -> None:  # type: ignore[override]
+        """Delete items from the queue in one script call."""
+        checked = check_items(items)
+        if checked:
+            await self._script(self._delete_unique, self._queue_keys(), checked)

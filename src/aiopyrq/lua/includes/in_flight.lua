@@ -1,0 +1,21 @@
+--[[
+  A Pool item handed out and not yet acknowledged has a score with a fraction
+  (.1): the time it comes back if nobody acknowledges it.
+]]
+
+-- The distinct items of items[first..] that are in flight, in their order.
+local function in_flight(pool, items, first)
+  local found, seen = {}, {}
+  for i = first, #items do
+    local item = items[i]
+    if not seen[item] then
+      seen[item] = true
+      local score = rcall('ZSCORE', pool, item)
+      score = tonumber(score)
+      if score and score - math.floor(score) > 0.01 then
+        found[#found + 1] = item
+      end
+    end
+  end
+  return found
+end

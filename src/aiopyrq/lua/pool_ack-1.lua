@@ -1,0 +1,21 @@
+--[[
+  Acknowledges items handed out: each is due again ARGV[1] seconds from now.
+  Items not in flight (never handed out, acknowledged already, or removed) are
+  left as they are.
+
+  Input:
+    KEYS[1] pool sorted set
+    ARGV[1] ack_valid_for: seconds until an acknowledged item is due again
+    ARGV[2..] the items
+
+  Output:
+    how many items were acknowledged
+]]
+local rcall = redis.call
+--- @include "includes/now"
+--- @include "includes/in_flight"
+--- @include "includes/zadd"
+
+local acked = in_flight(KEYS[1], ARGV, 2)
+zadd_all(KEYS[1], now_seconds() + tonumber(ARGV[1]), acked)
+return #acked

@@ -1,0 +1,13 @@
+--[[
+  Counts the Pool items due now (not in flight, not waiting for their time).
+
+  Input:
+    KEYS[1] pool sorted set
+
+  Output:
+    the count
+]]
+local rcall = redis.call
+--- @include "includes/now"
+
+return rcall('ZCOUNT', KEYS[1], '-inf', now_seconds())

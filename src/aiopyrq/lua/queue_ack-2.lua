@@ -1,0 +1,19 @@
+--[[
+  Acknowledges a batch: removes each item once from the processing list, oldest
+  occurrence first, and drops the lease when the list is empty.
+
+  Input:
+    KEYS[1] this consumer's processing list
+    KEYS[2] timeouts hash
+    ARGV    the items
+
+  Output:
+    how many items were removed
+]]
+local rcall = redis.call
+--- @include "includes/list_remove"
+--- @include "includes/lease"
+
+local _, removed = list_remove(KEYS[1], ARGV, -1)
+release_if_empty(KEYS[2], KEYS[1])
+return removed

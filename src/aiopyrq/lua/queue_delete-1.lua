@@ -1,0 +1,19 @@
+--[[
+  Deletes a batch of items from the queue, each as LREM would.
+
+  Input:
+    KEYS[1] queue list
+    ARGV[1] occurrences to delete per item, as LREM's count (0: every one,
+            > 0: the newest first, < 0: the oldest first)
+    ARGV[2..] the items
+
+  Output:
+    how many occurrences were deleted
+]]
+local rcall = redis.call
+--- @include "includes/list_remove"
+
+local per = tonumber(ARGV[1])
+table.remove(ARGV, 1)
+local _, removed = list_remove(KEYS[1], ARGV, per)
+return removed

@@ -1,0 +1,22 @@
+--[[
+  Deletes a batch of items from a UniqueQueue.
+
+  Input:
+    KEYS[1] queue list
+    KEYS[2] set of the items waiting in the queue
+    ARGV    the items
+
+  Output:
+    how many items were deleted
+]]
+local rcall = redis.call
+--- @include "includes/list_remove"
+
+local waiting = {}
+for _, item in ipairs(ARGV) do
+  if rcall('SREM', KEYS[2], item) == 1 then
+    waiting[#waiting + 1] = item
+  end
+end
+local _, removed = list_remove(KEYS[1], waiting, 1)
+return removed
