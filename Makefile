@@ -1,0 +1,32 @@
+# Development tasks. `make test` is what CI runs (see .ci/run).
+
+PYTHON ?= python3
+VENV = .venv
+PYTEST_ARGS ?=
+
+.PHONY: test lint demo clean
+
+test: lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/python -m aiopyrq.demo
+
+# Debian ships Python without venv: install it when we may (root with apt-get), then retry.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV) || { \
+		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv && \
+		$(PYTHON) -m venv --clear $(VENV); \
+	}
+	$(VENV)/bin/pip install --upgrade pip
+	$(VENV)/bin/pip install -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .coverage
+	find src tests -name __pycache__ -type d -prune -exec rm -rf {} +
