@@ -62,6 +62,17 @@ def check_int(value: object, what: str, *, minimum: int = 0) -> int:
     return value
 
 
+def check_wait(value: object) -> float:
+    """Return a number of seconds to wait, refusing what is not a non-negative number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = f"wait must be a number of seconds, not {type(value).__name__}"
+        raise TypeError(msg)
+    if not value >= 0:
+        msg = f"wait must be at least 0 seconds, got {value}"
+        raise ValueError(msg)
+    return float(value)
+
+
 class Structure:
     """A named structure in Redis, reached through one client.
 

@@ -53,6 +53,21 @@ class QueueKeys:
         """The hash: item -> unix minute of its first counted rollback."""
         return f"{self.name}-retry-timeout"
 
+    @property
+    def deliveries(self) -> str:
+        """The hash: item -> deliveries that ended in a reject or a recovery (dead letters)."""
+        return f"{self.name}-deliveries"
+
+    @property
+    def dead(self) -> str:
+        """The list of dead letters, the oldest first."""
+        return f"{self.name}-dead"
+
+    @property
+    def recovery_lock(self) -> str:
+        """The lock that lets one consumer at a time recover the others' items."""
+        return f"{self.name}-recovery-lock"
+
     def processing(self, consumer_id: str) -> str:
         """The list of the items a consumer holds."""
         return f"{self.name}-processing-{consumer_id}"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiopyrq import _scripts
-from aiopyrq._base import Structure, check_int, check_item, check_items
+from aiopyrq._base import Structure, check_int, check_item, check_items, check_wait
 from aiopyrq._keys import QueueKeys, new_consumer_id
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class Queue(Structure):
             before an item is refused.
         max_retry_rollback: The original library's name of ``max_retry``.
         max_timeout_in_queue: The original library's name of ``max_timeout``.
+        max_deliveries: Dead letters: an item rejected or recovered this many times goes
+            to the dead-letter list ``NAME-dead`` instead of back to the queue. ``None``
+            (the default) keeps every item in the queue, as the original library did.
 
     Raises:
         TypeError: An argument has the wrong type, or an option is given twice.
@@ -50,9 +54,12 @@ class Queue(Structure):
     """
 
     _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-3")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-3")
-    _requeue: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
-    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-2")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-5")
+    _requeue: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-5")
+    _revive: ClassVar[_scripts.Script] = _scripts.load("queue_revive-3")
+    _renew: ClassVar[_scripts.Script] = _scripts.load("queue_renew-2")
+    _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-1")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-3")
     _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
@@ -69,6 +76,7 @@ class Queue(Structure):
         max_timeout: int | None = None,
         max_retry_rollback: int | None = None,
         max_timeout_in_queue: int | None = None,
+        max_deliveries: int | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -80,6 +88,11 @@ class Queue(Structure):
         self.max_retry = _option("max_retry", max_retry, "max_retry_rollback", max_retry_rollback)
         self.max_timeout = _option(
             "max_timeout", max_timeout, "max_timeout_in_queue", max_timeout_in_queue
+        )
+        self.max_deliveries = (
+            None
+            if max_deliveries is None
+            else check_int(max_deliveries, "max_deliveries", minimum=1)
         )
         self.keys = QueueKeys(self.name)
         self.client_id = new_consumer_id()
@@ -126,21 +139,66 @@ class Queue(Structure):
         if checked:
             await self._write([_scripts.Call(("LPUSH", self.keys.queue, *checked))])
 
-    async def get_items(self, count: int) -> list[Any]:
+    async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Take up to ``count`` items, oldest first, into this consumer's processing list.
 
+        Args:
+            count: The most items to take.
+            wait: If the queue is empty, block up to this many seconds for an item, and
+                return as soon as one comes (with whatever else is waiting then, up to
+                count). The wait is one blocking Redis command, not a polling loop; a task
+                cancelled while waiting loses nothing: an item already moved is in this
+                consumer's processing list, where recovery finds it.
+
         Returns:
-            The items (``str``, or ``bytes`` from a client that does not decode).
+            The items (``str``, or ``bytes`` from a client that does not decode); an empty
+            list if none came.
 
         Raises:
             TypeError: count is not an int.
-            ValueError: count is negative.
+            ValueError: count or wait is negative.
         """
         if check_int(count, "count") == 0:
             return []
+        blocking = wait is not None and check_wait(wait) > 0
+        items: list[Any] = await self._take(count, renew=blocking)
+        if items or not blocking:
+            return items
+        deadline = time.monotonic() + float(wait or 0)
+        while (left := deadline - time.monotonic()) > 0:
+            moved = await self._read(
+                "BLMOVE",
+                self.keys.queue,
+                self.processing_queue_name,
+                "RIGHT",
+                "LEFT",
+                self._block_for(left),
+            )
+            if moved is not None:
+                return [moved, *await self._take(count - 1, renew=True, moved=moved)]
+        return []
+
+    async def _take(self, count: int, *, renew: bool, moved: Any = None) -> Any:  # noqa: ANN401
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-        items: list[Any] = await self._script(self._get, keys, [count], write=False)
-        return items
+        args = [count, int(renew)] if moved is None else [count, int(renew), moved]
+        return await self._script(self._get, keys, args, write=False)
+
+    def _block_for(self, left: float) -> float:
+        """Seconds to block in one command: what is left, within the client's socket timeout."""
+        timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        if timeout:
+            left = min(left, max(float(timeout) - 0.5, float(timeout) / 2))
+        return round(max(left, 0.01), 3)
+
+    async def heartbeat(self) -> None:
+        """Renew this consumer's lease: recovery leaves its items alone while it is alive.
+
+        A long batch stays this consumer's as long as it calls this more often than the
+        lease timeout recovery uses (``get_items`` renews the lease too).
+        """
+        await self._script(
+            self._renew, [self.processing_queue_name, self.keys.timeouts], [], write=False
+        )
 
     async def ack_item(self, item: Item) -> None:
         """Acknowledge one item: it is done and leaves the processing list."""
@@ -150,7 +208,7 @@ class Queue(Structure):
         """Acknowledge a batch of items in one script call."""
         checked = check_items(items)
         if checked:
-            keys = [self.processing_queue_name, self.keys.timeouts]
+            keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
             await self._script(self._ack, keys, checked)
 
     async def reject_item(self, item: Item) -> None:
@@ -161,11 +219,19 @@ class Queue(Structure):
         """Reject a batch: the items go back to the front of the queue, the first taken next.
 
         Only items this consumer holds go back, so rejecting twice queues nothing twice.
+        With ``max_deliveries``, an item rejected or recovered that many times goes to the
+        dead-letter list instead.
         """
         checked = check_items(items)
         if checked:
-            keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-            await self._script(self._reject, keys, checked)
+            keys = [
+                *self._queue_keys(),
+                self.processing_queue_name,
+                self.keys.timeouts,
+                self.keys.deliveries,
+                self.keys.dead,
+            ]
+            await self._script(self._reject, keys, [self.max_deliveries or 0, *checked])
 
     async def delete_item(self, item: Item, count: int = 0) -> None:
         """Delete an item from the queue, as LREM: every occurrence when ``count`` is 0."""
@@ -187,31 +253,33 @@ class Queue(Structure):
             await self._script(self._delete, [self.keys.queue], [count, *checked])
 
     async def re_enqueue_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
-        """Put back in the queue the items of consumers whose last get is older than timeout.
+        """Put back in the queue the items of consumers whose lease is older than timeout.
+
+        A consumer's lease is the time of its last get or heartbeat.
 
         Args:
-            timeout: Seconds since a consumer's last get.
+            timeout: Seconds since a consumer's last get or heartbeat.
 
         Returns:
-            How many items went back.
+            How many items the recovered consumers held.
         """
-        return await self._recover(self._requeue, check_int(timeout, "timeout"), self._queue_keys())
+        return await self._recover(check_int(timeout, "timeout"), drop=False)
 
     async def re_enqueue_all_items(self) -> int:
         """Put back in the queue the items of every consumer, live ones included.
 
         Returns:
-            How many items went back.
+            How many items the consumers held.
         """
-        return await self._recover(self._requeue, _ALL, self._queue_keys())
+        return await self._recover(_ALL, drop=False)
 
     async def drop_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
-        """Delete the items of consumers whose last get is older than timeout.
+        """Delete the items of consumers whose lease is older than timeout.
 
         Returns:
             How many items were deleted.
         """
-        return await self._recover(self._drop, check_int(timeout, "timeout"), [])
+        return await self._recover(check_int(timeout, "timeout"), drop=True)
 
     async def drop_all_items(self) -> int:
         """Delete the items of every consumer, live ones included.
@@ -219,18 +287,80 @@ class Queue(Structure):
         Returns:
             How many items were deleted.
         """
-        return await self._recover(self._drop, _ALL, [])
+        return await self._recover(_ALL, drop=True)
 
-    async def _recover(self, script: _scripts.Script, max_age: int, first: list[str]) -> int:
-        """Run script on every processing list of the timeouts hash, newest lease first.
+    async def recover(self, lease_timeout: int = 30, interval: float = 5.0) -> int:
+        """Recover the items of dead consumers, unless another consumer did within interval.
+
+        What a reaper runs periodically: a lock in Redis (``NAME-recovery-lock``, expiring
+        after ``interval`` seconds) lets one consumer at a time run
+        ``re_enqueue_timeout_items(lease_timeout)``.
+
+        Returns:
+            How many items the recovered consumers held; 0 if another consumer holds the lock.
+        """
+        lock_ms = max(1, round(check_wait(interval) * 1000))
+        locked = await self._read(
+            "SET", self.keys.recovery_lock, self.client_id, "NX", "PX", lock_ms
+        )
+        return await self.re_enqueue_timeout_items(lease_timeout) if locked else 0
+
+    async def _recover(self, max_age: int, *, drop: bool) -> int:
+        """Recover or drop every processing list of the timeouts hash, newest lease first.
 
         Each list is recovered atomically, all in one round trip; the oldest items end up
         at the front of the queue.
         """
         leases: dict[Any, Any] = await self._read_hash(self.keys.timeouts)
         by_age = sorted(leases, key=lambda name: float(leases[name]), reverse=True)
-        calls = [script.call([*first, name, self.keys.timeouts], [max_age]) for name in by_age]
+        calls = [self._recovery(name, max_age, drop=drop) for name in by_age]
         return sum(await self._write(calls)) if calls else 0
+
+    def _recovery(self, processing: str, max_age: int, *, drop: bool) -> _scripts.Call:
+        if drop:
+            return self._drop.call([processing, self.keys.timeouts], [max_age])
+        keys = [
+            *self._queue_keys(),
+            processing,
+            self.keys.timeouts,
+            self.keys.deliveries,
+            self.keys.dead,
+        ]
+        return self._requeue.call(keys, [max_age, self.max_deliveries or 0])
+
+    async def get_dead_count(self) -> int:
+        """Return the number of dead letters."""
+        return int(await self._read("LLEN", self.keys.dead))
+
+    async def get_dead_items(self, count: int = 100) -> list[Any]:
+        """Return up to count dead letters, the oldest first, leaving them where they are."""
+        if check_int(count, "count") == 0:
+            return []
+        items: list[Any] = await self._read("LRANGE", self.keys.dead, 0, count - 1)
+        return items
+
+    async def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:
+        """Move dead letters back to the end of the queue, their delivery counts forgotten.
+
+        Args:
+            items: The dead letters to move; ``None``: all of them.
+
+        Returns:
+            How many items were queued.
+        """
+        checked = [] if items is None else check_items(items)
+        if items is not None and not checked:
+            return 0
+        keys = [*self._queue_keys(), self.keys.dead, self.keys.deliveries]
+        return int(await self._script(self._revive, keys, checked))
+
+    async def purge_dead_items(self) -> int:
+        """Delete every dead letter.
+
+        Returns:
+            How many were deleted.
+        """
+        return int(await self._script(self._purge, [self.keys.dead], []))
 
     async def _read_hash(self, key: str) -> dict[Any, Any]:
         flat = await self._read("HGETALL", key)

@@ -221,7 +221,7 @@ class RedisServer:
         attempts = 1 if self._started_once else _PORT_ATTEMPTS
         for attempt in range(attempts):
             if attempt:
-                self.port = _free_port()
+                self._choose_ports()
             if self._spawn_and_wait():
                 self._started_once = True
                 return
@@ -326,14 +326,25 @@ class RedisServer:
         """Stop the server and remove its directory."""
         self.cleanup()
 
-    def _args(self) -> list[str]:
-        args = [
-            self.binary,
+    def _choose_ports(self) -> None:
+        """Pick new free ports, before another try of the first start."""
+        self.port = _free_port()
+
+    def _common_args(self) -> list[str]:
+        """The arguments every server needs, sentinels included: address, dir and log."""
+        return [
             "--port", str(self.port),
             "--bind", self.host,
             "--dir", str(self.dir),
             "--logfile", str(self.log_path),
             "--daemonize", "no",
+        ]  # fmt: skip
+
+    def _args(self) -> list[str]:
+        """The full command line; subclasses add to it or replace it."""
+        args = [
+            self.binary,
+            *self._common_args(),
             "--save", "",
             "--repl-diskless-sync-delay", "0",
         ]  # fmt: skip

@@ -7,7 +7,10 @@
     KEYS[2] set of the items waiting in the queue
     KEYS[3] this consumer's processing list
     KEYS[4] timeouts hash
-    ARGV    the items
+    KEYS[5] deliveries hash (item -> failed deliveries)
+    KEYS[6] dead-letter list
+    ARGV[1] max_deliveries; 0: no dead letters
+    ARGV[2..] the items
 
   Output:
     how many items went back to the queue
@@ -15,12 +18,15 @@
 local rcall = redis.call
 --- @include "includes/list_remove"
 --- @include "includes/lease"
+--- @include "includes/deliveries"
 
+local max = tonumber(table.remove(ARGV, 1))
 local taken = list_remove(KEYS[3], ARGV, -1)
+local alive = count_failures(KEYS[5], KEYS[6], taken, max)
 local back = {}
-for i = #taken, 1, -1 do
-  if rcall('SADD', KEYS[2], taken[i]) == 1 then
-    back[#back + 1] = taken[i]
+for i = #alive, 1, -1 do
+  if rcall('SADD', KEYS[2], alive[i]) == 1 then
+    back[#back + 1] = alive[i]
   end
 end
 push_all('RPUSH', KEYS[1], back)

@@ -1,10 +1,12 @@
 --[[
   Acknowledges a batch: removes each item once from the processing list, oldest
-  occurrence first, and drops the lease when the list is empty.
+  occurrence first, forgets their delivery counts, and drops the lease when the
+  list is empty.
 
   Input:
     KEYS[1] this consumer's processing list
     KEYS[2] timeouts hash
+    KEYS[3] deliveries hash (item -> failed deliveries)
     ARGV    the items
 
   Output:
@@ -13,7 +15,9 @@
 local rcall = redis.call
 --- @include "includes/list_remove"
 --- @include "includes/lease"
+--- @include "includes/deliveries"
 
-local _, removed = list_remove(KEYS[1], ARGV, -1)
+local taken, removed = list_remove(KEYS[1], ARGV, -1)
+forget_deliveries(KEYS[3], taken)
 release_if_empty(KEYS[2], KEYS[1])
 return removed

@@ -1,0 +1,32 @@
+--[[
+  Dead letters. The deliveries hash counts, per item, the deliveries that ended
+  in a reject or in a recovery. With max > 0, an item whose count reaches max
+  goes to the end of the dead-letter list instead of back to the queue, and its
+  count is forgotten.
+]]
+--- @include "includes/push"
+
+-- Counts one failed delivery of each item; returns those that go back, in order.
+local function count_failures(deliveries, dead, items, max)
+  if max <= 0 then
+    return items
+  end
+  local back, died = {}, {}
+  for _, item in ipairs(items) do
+    if rcall('HINCRBY', deliveries, item, 1) >= max then
+      died[#died + 1] = item
+    else
+      back[#back + 1] = item
+    end
+  end
+  push_all('RPUSH', dead, died)
+  push_all('HDEL', deliveries, died)
+  return back
+end
+
+-- Forgets the counts of items done with.
+local function forget_deliveries(deliveries, items)
+  if rcall('EXISTS', deliveries) == 1 then
+    push_all('HDEL', deliveries, items)
+  end
+end

@@ -1,0 +1,14 @@
+--[[
+  Deletes the dead letters.
+
+  Input:
+    KEYS[1] dead-letter list
+
+  Output:
+    how many items were deleted
+]]
+local rcall = redis.call
+
+local count = rcall('LLEN', KEYS[1])
+rcall('DEL', KEYS[1])
+return count
