@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.metadata import version as _version
 from typing import Any
 
+from aiopyrq._consumer import Consumer, ConsumerStats
 from aiopyrq._pool import Pool
 from aiopyrq._queue import Queue
 from aiopyrq._unique_queue import UniqueQueue
@@ -12,6 +13,8 @@ from aiopyrq.errors import AiopyrqError, NotEnoughSyncedSlavesError
 
 __all__ = [
     "AiopyrqError",
+    "Consumer",
+    "ConsumerStats",
     "NotEnoughSyncedSlavesError",
     "Pool",
     "Queue",

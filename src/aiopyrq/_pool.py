@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiopyrq import _scripts
-from aiopyrq._base import Structure, check_int, check_item, check_items
+from aiopyrq._base import Structure, check_int, check_item, check_items, check_wait
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 DEFAULT_CHUNK_SIZE = 100
 DEFAULT_ACK_TTL = 600  # seconds
 DEFAULT_ACK_VALID_FOR = 129600  # seconds
+_POLL = 1.0  # seconds: how often a waiting get looks for items added meanwhile
 
 
 class Pool(Structure):
@@ -48,6 +51,7 @@ class Pool(Structure):
     _ack: ClassVar[_scripts.Script] = _scripts.load("pool_ack-1")
     _remove: ClassVar[_scripts.Script] = _scripts.load("pool_remove-1")
     _count_due: ClassVar[_scripts.Script] = _scripts.load("pool_count_due-1")
+    _next_due: ClassVar[_scripts.Script] = _scripts.load("pool_next_due-1")
 
     def __init__(  # noqa: PLR0913 - the original library's options
         self,
@@ -94,21 +98,32 @@ class Pool(Structure):
         if checked:
             await self._script(self._add, [self.name], checked)
 
-    async def get_items(self, count: int) -> list[Any]:
+    async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Hand out up to count due items, earliest due first.
 
         Each is not handed out again before ``ack_ttl`` seconds have passed.
 
+        Args:
+            count: The most items to hand out.
+            wait: If none is due, wait up to this many seconds for one: sleeping until the
+                next item is due, and looking again at least every second for new items.
+
         Raises:
             TypeError: count is not an int.
-            ValueError: count is negative.
+            ValueError: count or wait is negative.
         """
         if check_int(count, "count") == 0:
             return []
-        items: list[Any] = await self._script(
-            self._get, [self.name], [count, self.ack_ttl], write=False
-        )
-        return items
+        deadline = time.monotonic() + (0.0 if wait is None else check_wait(wait))
+        while True:
+            items: list[Any] = await self._script(
+                self._get, [self.name], [count, self.ack_ttl], write=False
+            )
+            left = deadline - time.monotonic()
+            if items or left <= 0:
+                return items
+            due_in = float(await self._script(self._next_due, [self.name], [], write=False))
+            await asyncio.sleep(min(left, _POLL if due_in < 0 else max(due_in, 0.01), _POLL))
 
     async def get_all_items(self) -> list[Any]:
         """Hand out every due item, ``chunk_size`` per script call."""

@@ -319,6 +319,9 @@ class Queue(Structure):
     def _recovery(self, processing: str, max_age: int, *, drop: bool) -> _scripts.Call:
         if drop:
             return self._drop.call([processing, self.keys.timeouts], [max_age])
+        return self._requeue_call(processing, max_age, self.max_deliveries or 0)
+
+    def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
         keys = [
             *self._queue_keys(),
             processing,
@@ -326,7 +329,19 @@ class Queue(Structure):
             self.keys.deliveries,
             self.keys.dead,
         ]
-        return self._requeue.call(keys, [max_age, self.max_deliveries or 0])
+        return self._requeue.call(keys, [max_age, max_deliveries])
+
+    async def release(self) -> int:
+        """Put every item this consumer holds back at the front of the queue; drop its lease.
+
+        For a consumer that stops: the items go back uncounted (no delivery failure).
+
+        Returns:
+            How many items went back.
+        """
+        return int(
+            (await self._write([self._requeue_call(self.processing_queue_name, _ALL, 0)]))[0]
+        )
 
     async def get_dead_count(self) -> int:
         """Return the number of dead letters."""

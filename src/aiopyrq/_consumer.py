@@ -1,0 +1,235 @@
+"""Consumer: runs an async handler over a queue's items, with leases, recovery and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiopyrq._base import check_int, check_wait
+from aiopyrq._pool import Pool
+from aiopyrq._queue import Queue
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger("aiopyrq")
+
+_RETRY_AFTER = 1.0  # seconds to wait after a failed get before trying again
+
+
+@dataclass
+class ConsumerStats:
+    """What a consumer has done so far.
+
+    Attributes:
+        delivered: Items handed to the handler.
+        acked: Items acknowledged after the handler succeeded.
+        failed: Items whose handler raised (rejected, or left to ``ack_ttl`` in a Pool).
+        recovered: Items of dead consumers this consumer's reaper put back in the queue.
+    """
+
+    delivered: int = 0
+    acked: int = 0
+    failed: int = 0
+    recovered: int = 0
+
+
+class Consumer:
+    """Runs an async handler over the items of a Queue, UniqueQueue or Pool.
+
+    Items are fetched in batches with a blocking get, handled with at most
+    ``concurrency`` handlers at a time, acknowledged on success and rejected (counted
+    towards dead letters) when the handler raises. Alongside, a heartbeat keeps this
+    consumer's lease fresh, and a reaper returns the items of dead consumers to the queue
+    once their lease is ``lease_timeout`` seconds old (one reaper per queue at a time).
+
+    ``stop()``, SIGTERM or SIGINT stop it gracefully: no new fetch, running handlers get
+    ``grace_period`` seconds to finish, and what is left goes back to the front of the
+    queue, with this consumer's processing list and lease removed.
+
+    A Pool has no processing lists: an item whose handler raises comes back after
+    ``ack_ttl``, and there is nothing to recover.
+
+    Args:
+        structure: The Queue, UniqueQueue or Pool to consume. Give each consumer its own
+            object: the object is the consumer's identity (its processing list).
+        handler: ``async def handler(item)``, or ``async def handler(items)`` with
+            ``batch=True``.
+        batch: Call the handler once per batch; the whole batch is acked or rejected.
+        batch_size: The most items fetched at once.
+        concurrency: The most handler calls running at once.
+        wait: Seconds a fetch blocks waiting for items before it looks at the stop flag.
+        lease_timeout: Seconds without a heartbeat after which a consumer counts as dead.
+        sweep_interval: Seconds between two recoveries of dead consumers' items.
+        grace_period: Seconds running handlers get to finish when stopping.
+    """
+
+    def __init__(  # noqa: PLR0913 - each is a knob users ask for
+        self,
+        structure: Queue | Pool,
+        handler: Callable[[Any], Awaitable[object]],
+        *,
+        batch: bool = False,
+        batch_size: int = 100,
+        concurrency: int = 1,
+        wait: float = 5.0,
+        lease_timeout: int = 30,
+        sweep_interval: float = 5.0,
+        grace_period: float = 30.0,
+    ) -> None:
+        if not isinstance(structure, Queue | Pool):
+            msg = f"structure must be a Queue, UniqueQueue or Pool, not {type(structure)}"
+            raise TypeError(msg)
+        self.structure = structure
+        self.handler = handler
+        self.batch = batch
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.concurrency = check_int(concurrency, "concurrency", minimum=1)
+        self.wait = check_wait(wait)
+        self.lease_timeout = check_int(lease_timeout, "lease_timeout", minimum=1)
+        self.sweep_interval = check_wait(sweep_interval)
+        self.grace_period = check_wait(grace_period)
+        self.stats = ConsumerStats()
+        self._stopping = asyncio.Event()
+        self._free = asyncio.Condition()
+        self._busy = 0
+        self._batches: set[asyncio.Task[None]] = set()
+
+    def stop(self) -> None:
+        """Ask the consumer to stop; ``run()`` returns once it has shut down."""
+        self._stopping.set()
+
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """Consume until ``stop()`` (or SIGTERM / SIGINT with handle_signals), then shut down.
+
+        Args:
+            handle_signals: Stop gracefully on SIGTERM and SIGINT while running.
+        """
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        for signum in signals:
+            loop.add_signal_handler(signum, self.stop)
+        upkeep = []
+        if isinstance(self.structure, Queue):
+            queue = self.structure
+            upkeep = [
+                asyncio.create_task(self._every(self.lease_timeout / 3, queue.heartbeat)),
+                asyncio.create_task(self._every(self.sweep_interval, lambda: self._reap(queue))),
+            ]
+        try:
+            await self._fetch_until_stopped()
+        finally:
+            await self._shut_down(upkeep)
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+
+    async def _fetch_until_stopped(self) -> None:
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            while not self._stopping.is_set():
+                room = await self._room()
+                if room == 0:
+                    continue
+                size = self.batch_size if self.batch else min(self.batch_size, room)
+                fetch = asyncio.create_task(self.structure.get_items(size, wait=self.wait))
+                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()  # anything it moved is released at shut-down
+                    await asyncio.gather(fetch, return_exceptions=True)
+                    break
+                await self._dispatch(fetch)
+        finally:
+            stopping.cancel()
+
+    async def _dispatch(self, fetch: asyncio.Task[list[Any]]) -> None:
+        try:
+            items = fetch.result()
+        except Exception:
+            logger.exception("get_items on %s failed", self.structure.name)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), _RETRY_AFTER)
+            return
+        if items:
+            self.stats.delivered += len(items)
+            self._busy += 1 if self.batch else len(items)
+            task = asyncio.create_task(self._process(items))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def _room(self) -> int:
+        """Wait until a handler slot is free (or stopping); return the free slots."""
+        async with self._free:
+            await self._free.wait_for(
+                lambda: self._busy < self.concurrency or self._stopping.is_set()
+            )
+            return 0 if self._stopping.is_set() else self.concurrency - self._busy
+
+    async def _process(self, items: list[Any]) -> None:
+        try:
+            if self.batch:
+                fine = [await self._handle(items)] * len(items)
+            else:
+                fine = await asyncio.gather(*(self._handle(item) for item in items))
+            done = [item for item, ok in zip(items, fine, strict=True) if ok]
+            failed = [item for item, ok in zip(items, fine, strict=True) if not ok]
+            await self._settle(done, failed)
+        finally:
+            async with self._free:
+                self._busy -= 1 if self.batch else len(items)
+                self._free.notify_all()
+
+    async def _handle(self, what: Any) -> bool:  # noqa: ANN401 - an item or a batch
+        try:
+            await self.handler(what)
+        except Exception:
+            logger.exception("handler failed on %s", self.structure.name)
+            return False
+        return True
+
+    async def _settle(self, done: list[Any], failed: list[Any]) -> None:
+        """Ack what succeeded, reject what failed; on a Redis error the items stay held."""
+        try:
+            if done:
+                await self.structure.ack_items(done)
+                self.stats.acked += len(done)
+            if failed:
+                self.stats.failed += len(failed)
+                if isinstance(self.structure, Queue):
+                    await self.structure.reject_items(failed)
+        except Exception:
+            logger.exception("ack or reject on %s failed", self.structure.name)
+
+    async def _every(self, interval: float, job: Callable[[], Awaitable[object]]) -> None:
+        while not self._stopping.is_set():
+            try:
+                await job()
+            except Exception:
+                logger.exception("upkeep of %s failed", self.structure.name)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+
+    async def _reap(self, queue: Queue) -> None:
+        recovered = await queue.recover(self.lease_timeout, self.sweep_interval)
+        if recovered:
+            self.stats.recovered += recovered
+            logger.warning("recovered %d items of dead consumers of %s", recovered, queue.name)
+
+    async def _shut_down(self, upkeep: list[asyncio.Task[None]]) -> None:
+        """Let running handlers finish within the grace period, then give back the rest."""
+        self._stopping.set()
+        if self._batches:
+            _, late = await asyncio.wait(self._batches, timeout=self.grace_period)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        for task in upkeep:
+            task.cancel()
+        await asyncio.gather(*upkeep, return_exceptions=True)
+        if isinstance(self.structure, Queue):
+            released = await self.structure.release()
+            if released:
+                logger.info("gave %d unfinished items back to %s", released, self.structure.name)
