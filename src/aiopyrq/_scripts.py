@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.typing import EncodableT
 
-_INCLUDE = re.compile(r'^--- @include "([\w/]+)"[ \t]*$', re.MULTILINE)
+_INCLUDE = re.compile(r'^--- @include "([^"]+)"[ \t]*$', re.MULTILINE)
 _NAME = re.compile(r"^\w+-(\d+)$")
 _RELOADS = 2  # a SCRIPT FLUSH racing the reload itself gets a second chance
 

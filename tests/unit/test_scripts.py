@@ -1,0 +1,198 @@
+"""The Lua scripts shipped in aiopyrq/lua and their loader, without Redis."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+import aiopyrq
+from aiopyrq import _scripts
+
+LUA = resources.files("aiopyrq") / "lua"
+SCRIPT_NAMES = sorted(
+    entry.name.removesuffix(".lua")
+    for entry in LUA.iterdir()
+    if entry.is_file() and entry.name.endswith(".lua")
+)
+KEYS_USE = re.compile(r"KEYS\[(\d+)\]")
+HEADER = re.compile(r"\A--\[\[\n(.*?)\n\]\]\n", re.DOTALL)
+FUNCTION = re.compile(r"^local function (\w+)", re.MULTILINE)
+
+
+def keys_used(text: str) -> set[int]:
+    return {int(n) for n in KEYS_USE.findall(text)}
+
+
+def test_there_are_scripts():
+    """The package ships the scripts of Queue, UniqueQueue and Pool."""
+    assert {"queue_get-3", "unique_get-4", "pool_get-1"} <= set(SCRIPT_NAMES)
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_script_loads(name):
+    """Every script loads, with the key count its name ends in."""
+    script = _scripts.load(name)
+    assert script.name == name
+    assert script.numkeys == int(name.rsplit("-", 1)[1])
+    assert script.source.strip()
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_script_uses_exactly_its_keys(name):
+    """A script uses KEYS[1] to KEYS[n] of its name's n, none beyond."""
+    script = _scripts.load(name)
+    assert re.fullmatch(r"\w+-\d+", name)
+    assert keys_used(script.source) == set(range(1, script.numkeys + 1))
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_script_header_names_its_keys(name):
+    """A script opens with a --[[ ]] header that describes each KEYS[i] it uses."""
+    text = (LUA / f"{name}.lua").read_text(encoding="utf-8")
+    header = HEADER.match(text)
+    assert header is not None, f"{name}.lua does not open with a --[[ ... ]] block"
+    for n in keys_used(text):
+        assert re.search(rf"^\s*KEYS\[{n}\]\s+\S", header.group(1), re.MULTILINE), n
+    assert "Output:" in header.group(1)
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_script_defines_rcall_before_use(name):
+    """A script defines `local rcall = redis.call` before anything calls rcall."""
+    source = _scripts.load(name).source
+    definition = re.search(r"^local rcall = redis\.call$", source, re.MULTILINE)
+    assert definition is not None
+    assert source.index("rcall(") > definition.end()
+    assert source.count("local rcall") == 1
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_script_includes_are_expanded_once(name):
+    """No include line is left after expansion, and no helper is defined twice."""
+    source = _scripts.load(name).source
+    assert "@include" not in source
+    functions = FUNCTION.findall(source)
+    assert len(functions) == len(set(functions))
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_sha_is_sha1_of_expanded_source(name):
+    """A script's SHA is the SHA1 of its expanded source, which EVALSHA needs."""
+    script = _scripts.load(name)
+    assert script.source == _scripts.expand(name)
+    assert script.sha == hashlib.sha1(script.source.encode(), usedforsecurity=False).hexdigest()
+
+
+def test_load_is_cached():
+    """A script is read and expanded once per process."""
+    assert _scripts.load(SCRIPT_NAMES[0]) is _scripts.load(SCRIPT_NAMES[0])
+
+
+@pytest.mark.parametrize("name", ["queue_get", "queue_get-", "queue_get-x", "-3", "queue get-3"])
+def test_name_without_key_count_refused(name):
+    """A script name must end in -<number of keys>."""
+    with pytest.raises(ValueError, match="number of keys"):
+        _scripts.load(name)
+
+
+def test_missing_package_file_refused():
+    """Loading a script that is not in the package raises LookupError."""
+    with pytest.raises(LookupError, match="no_such_script-1"):
+        _scripts.load("no_such_script-1")
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_call_checks_key_count(name):
+    """Script.call refuses a wrong number of keys and builds EVALSHA otherwise."""
+    script = _scripts.load(name)
+    keys = [f"k{i}" for i in range(script.numkeys)]
+    with pytest.raises(ValueError, match=f"takes {script.numkeys} keys, got {script.numkeys - 1}"):
+        script.call(keys[:-1], ["x"])
+    with pytest.raises(ValueError, match=f"takes {script.numkeys} keys, got {script.numkeys + 1}"):
+        script.call([*keys, "extra"], [])
+    call = script.call(keys, ["x", 1])
+    assert call.args == ("EVALSHA", script.sha, script.numkeys, *keys, "x", 1)
+    assert call.script is script
+
+
+def fake_reader(texts: dict[str, str]):
+    """A `read` for expand() over a dict, raising LookupError like the real one."""
+    reads: list[str] = []
+
+    def read(path: str) -> str:
+        reads.append(path)
+        if path not in texts:
+            msg = f"no Lua file lua/{path}.lua"
+            raise LookupError(msg)
+        return texts[path]
+
+    return read, reads
+
+
+def test_expand_diamond_include_once():
+    """A file reached by two includes is expanded once, at its first place."""
+    read, reads = fake_reader(
+        {
+            "top-1": '--- @include "includes/b"\n--- @include "includes/c"\nmain\n',
+            "includes/b": '--- @include "includes/d"\nb\n',
+            "includes/c": '--- @include "includes/d"\nc\n',
+            "includes/d": "d\n",
+        }
+    )
+    source = _scripts.expand("top-1", read)
+    assert source.split() == ["d", "b", "c", "main"]
+    assert reads.count("includes/d") == 1
+
+
+def test_expand_without_includes_is_identity():
+    """A file with no include line comes back unchanged."""
+    read, _ = fake_reader({"top-1": "local x = 1\n-- @include is not a directive here\n"})
+    assert _scripts.expand("top-1", read) == "local x = 1\n-- @include is not a directive here\n"
+
+
+def test_expand_missing_include():
+    """An include of a file that does not exist raises LookupError."""
+    read, _ = fake_reader({"top-1": '--- @include "includes/gone"\nmain\n'})
+    with pytest.raises(LookupError, match="includes/gone"):
+        _scripts.expand("top-1", read)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        {"top-1": '--- @include "includes/a"\n', "includes/a": '--- @include "includes/a"\n'},
+        {
+            "top-1": '--- @include "includes/a"\n',
+            "includes/a": '--- @include "includes/b"\n',
+            "includes/b": '--- @include "includes/a"\n',
+        },
+    ],
+    ids=["self", "a-b-a"],
+)
+def test_expand_cyclic_include(texts):
+    """A cyclic include raises ValueError."""
+    read, _ = fake_reader(texts)
+    with pytest.raises(ValueError, match="cyclic include"):
+        _scripts.expand("top-1", read)
+
+
+def test_expand_same_include_twice_in_one_file():
+    """A file that lists the same include twice raises ValueError."""
+    read, _ = fake_reader(
+        {"top-1": '--- @include "includes/a"\nx\n--- @include "includes/a"\n', "includes/a": "a\n"}
+    )
+    with pytest.raises(ValueError, match="twice"):
+        _scripts.expand("top-1", read)
+
+
+def test_no_lua_in_python_sources():
+    """No Python module of the package holds Lua code: scripts live in lua/*.lua."""
+    package = Path(aiopyrq.__file__).parent
+    sources = sorted(package.rglob("*.py"))
+    assert len(sources) >= 5
+    offenders = [str(path) for path in sources if "redis.call" in path.read_text("utf-8")]
+    assert offenders == []
