@@ -9,16 +9,25 @@ from aiopyrq._consumer import Consumer, ConsumerStats
 from aiopyrq._pool import Pool
 from aiopyrq._queue import Queue
 from aiopyrq._unique_queue import UniqueQueue
-from aiopyrq.errors import AiopyrqError, NotEnoughSyncedSlavesError
+from aiopyrq.errors import (
+    AiopyrqError,
+    DurabilityError,
+    NotEnoughFsyncedError,
+    NotEnoughSyncedSlavesError,
+    WaitAofError,
+)
 
 __all__ = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "DurabilityError",
+    "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",
     "Pool",
     "Queue",
     "UniqueQueue",
+    "WaitAofError",
 ]
 
 

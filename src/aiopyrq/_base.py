@@ -6,8 +6,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 
 from aiopyrq import _scripts
+from aiopyrq._durability import Durability
+from aiopyrq._keys import QueueKeys
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -77,39 +80,54 @@ class Structure:
     """A named structure in Redis, reached through one client.
 
     Args:
-        name: The name of the structure, the prefix of its keys.
-        redis: A ``redis.asyncio.Redis`` client, or a ``ConnectionPool`` to make one.
-        synced_slaves_enabled: After each write, wait for replicas to acknowledge it.
+        name: The name of the structure, the prefix of its keys. On a cluster client, a
+            name without a hash tag gets one (``{name}``), so that all its keys share a slot.
+        redis: A ``redis.asyncio.Redis`` or ``RedisCluster`` client, or a
+            ``ConnectionPool`` to make a Redis client.
+        synced_slaves_enabled: After each write, wait for replicas to acknowledge it (WAIT).
         synced_slaves_count: How many replicas must acknowledge a write.
-        synced_slaves_timeout: How long to wait for them, in milliseconds (> 0).
+        synced_slaves_timeout: How long to wait, in milliseconds (> 0), for WAIT and WAITAOF.
+        fsync_local: After each write, wait until the master has fsynced it to its
+            append-only file (WAITAOF; Redis 7.2+ or Valkey, ``appendonly yes``).
+        fsync_replicas: After each write, wait until this many replicas have fsynced it.
 
     Raises:
         TypeError: An argument has the wrong type.
         ValueError: An argument is out of range.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the original library's options, and WAITAOF's
         self,
         name: str,
-        redis: Redis | ConnectionPool,
+        redis: Redis | RedisCluster | ConnectionPool,
         *,
         synced_slaves_enabled: bool = False,
         synced_slaves_count: int = DEFAULT_SYNC_SLAVES_COUNT,
         synced_slaves_timeout: int = DEFAULT_SYNC_SLAVES_TIMEOUT,
+        fsync_local: bool = False,
+        fsync_replicas: int | None = None,
     ) -> None:
         self.name = check_name(name)
         if isinstance(redis, ConnectionPool):
             redis = Redis(connection_pool=redis)
-        elif not isinstance(redis, Redis):
-            msg = f"redis must be a redis.asyncio Redis or ConnectionPool, not {type(redis)}"
+        elif not isinstance(redis, Redis | RedisCluster):
+            msg = f"redis must be a redis.asyncio Redis, RedisCluster or ConnectionPool: {redis!r}"
             raise TypeError(msg)
-        self.redis = redis
+        self.redis: Redis | RedisCluster = redis
+        self.keys = QueueKeys(self.name, cluster=isinstance(redis, RedisCluster))
         self._owns_client = False
         check_int(synced_slaves_count, "synced_slaves_count")
         check_int(synced_slaves_timeout, "synced_slaves_timeout", minimum=1)
-        self._wait: tuple[int, int] | None = None
-        if synced_slaves_enabled:
-            self._wait = (synced_slaves_count, synced_slaves_timeout)
+        if fsync_replicas is not None:
+            check_int(fsync_replicas, "fsync_replicas")
+        self._durability: Durability | None = None
+        if synced_slaves_enabled or fsync_local or fsync_replicas is not None:
+            self._durability = Durability(
+                replicas=synced_slaves_count if synced_slaves_enabled else None,
+                fsync_local=bool(fsync_local),
+                fsync_replicas=(fsync_replicas or 0) if fsync_local or fsync_replicas else None,
+                timeout=synced_slaves_timeout,
+            )
 
     @classmethod
     def from_url(cls, name: str, url: str, **options: Any) -> Self:  # noqa: ANN401
@@ -164,4 +182,4 @@ class Structure:
 
     async def _write(self, calls: Sequence[_scripts.Call], *, write: bool = True) -> list[Any]:
         """Send calls in one round trip; after writes, wait for the replicas if asked."""
-        return await _scripts.run_all(self.redis, calls, self._wait if write else None)
+        return await _scripts.run_all(self.redis, calls, self._durability if write else None)

@@ -22,52 +22,66 @@ def new_consumer_id() -> str:
     return f"{socket.gethostname()}[{os.getpid()}][{int(time.time())}-{os.urandom(4).hex()}]"
 
 
+def has_hash_tag(name: str) -> bool:
+    """Tell whether a Redis Cluster hashes ``name`` by a ``{...}`` part of it."""
+    start = name.find("{")
+    return start >= 0 and name.find("}", start + 1) > start + 1
+
+
 @dataclass(frozen=True)
 class QueueKeys:
-    """The keys of one Queue or UniqueQueue named ``name``."""
+    """The keys of one structure named ``name``.
+
+    On a cluster every key of a structure must hash to one slot: a name without a hash
+    tag is wrapped in one (``{name}``); a name with one is used as it is. On a standalone
+    server the keys are exactly the original library's.
+    """
 
     name: str
+    cluster: bool = False
 
     @property
     def queue(self) -> str:
-        """The list of waiting items: pushed on the left, taken from the right."""
+        """The structure's own key: a queue's list of waiting items, or a Pool's sorted set."""
+        if self.cluster and not has_hash_tag(self.name):
+            return f"{{{self.name}}}"
         return self.name
 
     @property
     def unique(self) -> str:
         """UniqueQueue's set of the items waiting in the queue."""
-        return f"{self.name}-unique"
+        return f"{self.queue}-unique"
 
     @property
     def timeouts(self) -> str:
         """The hash: processing list name -> unix time of its last get."""
-        return f"{self.name}-timeouts"
+        return f"{self.queue}-timeouts"
 
     @property
     def retry_count(self) -> str:
         """The hash: item -> number of rollbacks counted."""
-        return f"{self.name}-retry-count"
+        return f"{self.queue}-retry-count"
 
     @property
     def retry_timeout(self) -> str:
         """The hash: item -> unix minute of its first counted rollback."""
-        return f"{self.name}-retry-timeout"
+        return f"{self.queue}-retry-timeout"
 
     @property
     def deliveries(self) -> str:
         """The hash: item -> deliveries that ended in a reject or a recovery (dead letters)."""
-        return f"{self.name}-deliveries"
+        return f"{self.queue}-deliveries"
 
     @property
     def dead(self) -> str:
         """The list of dead letters, the oldest first."""
-        return f"{self.name}-dead"
+        return f"{self.queue}-dead"
 
     @property
     def recovery_lock(self) -> str:
         """The lock that lets one consumer at a time recover the others' items."""
-        return f"{self.name}-recovery-lock"
+        return f"{self.queue}-recovery-lock"
 
     def processing(self, consumer_id: str) -> str:
         """The list of the items a consumer holds."""
-        return f"{self.name}-processing-{consumer_id}"
+        return f"{self.queue}-processing-{consumer_id}"

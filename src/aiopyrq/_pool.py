@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from redis.asyncio import ConnectionPool, Redis
+    from redis.asyncio.cluster import RedisCluster
 
     from aiopyrq._base import Item
 
@@ -39,7 +40,9 @@ class Pool(Structure):
         ack_valid_for: Seconds before an acknowledged item is due again.
         synced_slaves_enabled: After each write, wait for replicas to acknowledge it.
         synced_slaves_count: How many replicas must acknowledge a write.
-        synced_slaves_timeout: How long to wait for them, in milliseconds.
+        synced_slaves_timeout: How long to wait for them (and for fsyncs), in milliseconds.
+        fsync_local: After each write, wait until the master's append-only file has it.
+        fsync_replicas: After each write, wait until this many replicas' files have it.
 
     Raises:
         TypeError: An argument has the wrong type.
@@ -56,7 +59,7 @@ class Pool(Structure):
     def __init__(  # noqa: PLR0913 - the original library's options
         self,
         name: str,
-        redis: Redis | ConnectionPool,
+        redis: Redis | RedisCluster | ConnectionPool,
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         ack_ttl: int = DEFAULT_ACK_TTL,
@@ -64,6 +67,8 @@ class Pool(Structure):
         synced_slaves_enabled: bool = False,
         synced_slaves_count: int = 0,
         synced_slaves_timeout: int = 100,
+        fsync_local: bool = False,
+        fsync_replicas: int | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -71,6 +76,8 @@ class Pool(Structure):
             synced_slaves_enabled=synced_slaves_enabled,
             synced_slaves_count=synced_slaves_count,
             synced_slaves_timeout=synced_slaves_timeout,
+            fsync_local=fsync_local,
+            fsync_replicas=fsync_replicas,
         )
         self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
         self.ack_ttl = check_int(ack_ttl, "ack_ttl", minimum=1)
@@ -78,15 +85,15 @@ class Pool(Structure):
 
     async def get_count(self) -> int:
         """Return the number of items in the pool, due or not."""
-        return int(await self._read("ZCARD", self.name))
+        return int(await self._read("ZCARD", self.keys.queue))
 
     async def get_count_to_process(self) -> int:
         """Return the number of items due now."""
-        return int(await self._script(self._count_due, [self.name], [], write=False))
+        return int(await self._script(self._count_due, [self.keys.queue], [], write=False))
 
     async def is_in_pool(self, item: Item) -> bool:
         """Tell whether item is in the pool."""
-        return await self._read("ZSCORE", self.name, check_item(item)) is not None
+        return await self._read("ZSCORE", self.keys.queue, check_item(item)) is not None
 
     async def add_item(self, item: Item) -> None:
         """Add an item, due now; an item in the pool already becomes due now."""
@@ -96,7 +103,7 @@ class Pool(Structure):
         """Add items, due now, in one script call."""
         checked = check_items(items)
         if checked:
-            await self._script(self._add, [self.name], checked)
+            await self._script(self._add, [self.keys.queue], checked)
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Hand out up to count due items, earliest due first.
@@ -117,12 +124,12 @@ class Pool(Structure):
         deadline = time.monotonic() + (0.0 if wait is None else check_wait(wait))
         while True:
             items: list[Any] = await self._script(
-                self._get, [self.name], [count, self.ack_ttl], write=False
+                self._get, [self.keys.queue], [count, self.ack_ttl], write=False
             )
             left = deadline - time.monotonic()
             if items or left <= 0:
                 return items
-            due_in = float(await self._script(self._next_due, [self.name], [], write=False))
+            due_in = float(await self._script(self._next_due, [self.keys.queue], [], write=False))
             await asyncio.sleep(min(left, _POLL if due_in < 0 else max(due_in, 0.01), _POLL))
 
     async def get_all_items(self) -> list[Any]:
@@ -142,7 +149,7 @@ class Pool(Structure):
         """Acknowledge items handed out, in one script call; others are left as they are."""
         checked = check_items(items)
         if checked:
-            await self._script(self._ack, [self.name], [self.ack_valid_for, *checked])
+            await self._script(self._ack, [self.keys.queue], [self.ack_valid_for, *checked])
 
     async def remove_item(self, item: Item) -> None:
         """Remove an item handed out and not acknowledged yet (processed for the last time)."""
@@ -152,7 +159,7 @@ class Pool(Structure):
         """Remove items handed out and not acknowledged yet, in one script call."""
         checked = check_items(items)
         if checked:
-            await self._script(self._remove, [self.name], checked)
+            await self._script(self._remove, [self.keys.queue], checked)
 
     async def delete_item(self, item: Item) -> None:
         """Delete an item from the pool, in flight or not."""
@@ -162,8 +169,8 @@ class Pool(Structure):
         """Delete items from the pool, in flight or not, in one command."""
         checked = check_items(items)
         if checked:
-            await self._write([_scripts.Call(("ZREM", self.name, *checked))])
+            await self._write([_scripts.Call(("ZREM", self.keys.queue, *checked))])
 
     async def clear_pool(self) -> None:
         """Delete every item of the pool."""
-        await self._write([_scripts.Call(("UNLINK", self.name))])
+        await self._write([_scripts.Call(("UNLINK", self.keys.queue))])

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiopyrq import _scripts
 from aiopyrq._base import Structure, check_int, check_item, check_items, check_wait
-from aiopyrq._keys import QueueKeys, new_consumer_id
+from aiopyrq._keys import new_consumer_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from redis.asyncio import ConnectionPool, Redis
+    from redis.asyncio.cluster import RedisCluster
 
     from aiopyrq._base import Item
 
@@ -38,7 +39,9 @@ class Queue(Structure):
         redis: A ``redis.asyncio.Redis`` client, or a ``ConnectionPool`` to make one.
         synced_slaves_enabled: After each write, wait for replicas to acknowledge it.
         synced_slaves_count: How many replicas must acknowledge a write.
-        synced_slaves_timeout: How long to wait for them, in milliseconds.
+        synced_slaves_timeout: How long to wait for them (and for fsyncs), in milliseconds.
+        fsync_local: After each write, wait until the master's append-only file has it.
+        fsync_replicas: After each write, wait until this many replicas' files have it.
         max_retry: ``can_rollback_item``: rollbacks allowed before an item is refused.
         max_timeout: ``can_rollback_item``: minutes since the first counted rollback
             before an item is refused.
@@ -67,11 +70,13 @@ class Queue(Structure):
     def __init__(  # noqa: PLR0913 - the original library's options
         self,
         name: str,
-        redis: Redis | ConnectionPool,
+        redis: Redis | RedisCluster | ConnectionPool,
         *,
         synced_slaves_enabled: bool = False,
         synced_slaves_count: int = 0,
         synced_slaves_timeout: int = 100,
+        fsync_local: bool = False,
+        fsync_replicas: int | None = None,
         max_retry: int | None = None,
         max_timeout: int | None = None,
         max_retry_rollback: int | None = None,
@@ -84,6 +89,8 @@ class Queue(Structure):
             synced_slaves_enabled=synced_slaves_enabled,
             synced_slaves_count=synced_slaves_count,
             synced_slaves_timeout=synced_slaves_timeout,
+            fsync_local=fsync_local,
+            fsync_replicas=fsync_replicas,
         )
         self.max_retry = _option("max_retry", max_retry, "max_retry_rollback", max_retry_rollback)
         self.max_timeout = _option(
@@ -94,7 +101,6 @@ class Queue(Structure):
             if max_deliveries is None
             else check_int(max_deliveries, "max_deliveries", minimum=1)
         )
-        self.keys = QueueKeys(self.name)
         self.client_id = new_consumer_id()
         self.processing_queue_name = self.keys.processing(self.client_id)
 
@@ -185,7 +191,7 @@ class Queue(Structure):
 
     def _block_for(self, left: float) -> float:
         """Seconds to block in one command: what is left, within the client's socket timeout."""
-        timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        timeout = self.redis.get_connection_kwargs().get("socket_timeout")
         if timeout:
             left = min(left, max(float(timeout) - 0.5, float(timeout) / 2))
         return round(max(left, 0.01), 3)

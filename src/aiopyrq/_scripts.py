@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import NoScriptError
-
-from aiopyrq.errors import NotEnoughSyncedSlavesError
+from redis.asyncio.cluster import PipelineCommand, RedisCluster
+from redis.exceptions import AskError, ConnectionError, MovedError, NoScriptError  # noqa: A004
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from redis.asyncio import Redis
     from redis.typing import EncodableT
+
+    from aiopyrq._durability import Durability
+
+    Client = Redis | RedisCluster
 
 _INCLUDE = re.compile(r'^--- @include "([^"]+)"[ \t]*$', re.MULTILINE)
 _NAME = re.compile(r"^\w+-(\d+)$")
@@ -100,6 +103,11 @@ class Call:
     args: tuple[EncodableT, ...]
     script: Script | None = None
 
+    @property
+    def key(self) -> str:
+        """The first key the call touches: on a cluster, it names the slot."""
+        return str(self.args[3] if self.script is not None else self.args[1])
+
 
 @functools.cache
 def load(name: str) -> Script:
@@ -117,12 +125,12 @@ def load(name: str) -> Script:
     return Script(name, source, sha, int(match.group(1)))
 
 
-async def send(client: Redis, *args: EncodableT) -> Any:  # noqa: ANN401 - a Redis reply
+async def send(client: Client, *args: EncodableT) -> Any:  # noqa: ANN401 - a Redis reply
     """Send one command and return its reply."""
-    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+    return await client.execute_command(*args)
 
 
-async def run(client: Redis, call: Call) -> Any:  # noqa: ANN401 - the script's reply
+async def run(client: Client, call: Call) -> Any:  # noqa: ANN401 - the script's reply
     """Send one call, loading its script again if Redis has forgotten it.
 
     Returns:
@@ -139,32 +147,35 @@ async def run(client: Redis, call: Call) -> Any:  # noqa: ANN401 - the script's 
 
 
 async def run_all(
-    client: Redis,
+    client: Client,
     calls: Sequence[Call],
-    wait: tuple[int, int] | None = None,
+    durability: Durability | None = None,
 ) -> list[Any]:
-    """Send calls in one round trip on one connection, then WAIT there if asked.
+    """Send calls in one round trip on one connection, then wait there for durability.
 
-    The calls are not a transaction: each is atomic on its own. WAIT goes on the
-    connection that made the writes, so it waits for those writes.
+    The calls are not a transaction: each is atomic on its own. WAIT and WAITAOF go on the
+    connection that made the writes, so they wait for those writes. On a cluster, every
+    call must touch the one hash slot of its structure.
 
     Args:
-        client: The Redis client.
+        client: The Redis or RedisCluster client.
         calls: The commands to send, in order.
-        wait: ``(replicas, timeout in ms)`` to WAIT for after the calls.
+        durability: What to wait for after the calls.
 
     Returns:
         The replies, in the order of the calls.
 
     Raises:
-        NotEnoughSyncedSlavesError: Fewer replicas than asked acknowledged in time.
+        DurabilityError: The writes are done but not as durable as asked.
     """
-    if wait is None and len(calls) == 1:
+    if durability is None and len(calls) == 1:
         return [await run(client, calls[0])]
     replies: list[Any] = [None] * len(calls)
     pending = list(range(len(calls)))
     for attempt in range(_RELOADS + 1):
-        pending = await _round(client, calls, pending, replies, wait, last=attempt == _RELOADS)
+        pending = await _round(
+            client, calls, pending, replies, durability, last=attempt == _RELOADS
+        )
         if not pending:
             break
         for script in {calls[i].script for i in pending}:
@@ -174,11 +185,11 @@ async def run_all(
 
 
 async def _round(  # noqa: PLR0913 - one pipeline's whole state
-    client: Redis,
+    client: Client,
     calls: Sequence[Call],
     pending: list[int],
     replies: list[Any],
-    wait: tuple[int, int] | None,
+    durability: Durability | None,
     *,
     last: bool,
 ) -> list[int]:
@@ -187,12 +198,9 @@ async def _round(  # noqa: PLR0913 - one pipeline's whole state
     Returns:
         The calls whose script Redis did not know, to send again once it is loaded.
     """
-    pipe = client.pipeline(transaction=False)
-    for i in pending:
-        pipe.execute_command(*calls[i].args)
-    if wait is not None:
-        pipe.execute_command("WAIT", *wait)
-    results = await pipe.execute(raise_on_error=False)
+    after = [] if durability is None else durability.commands()
+    commands = [calls[i].args for i in pending] + after
+    results = await _pipeline(client, commands, calls[pending[0]].key)
     forgotten = []
     for i, result in zip(pending, results, strict=False):
         if isinstance(result, NoScriptError) and calls[i].script is not None and not last:
@@ -201,8 +209,28 @@ async def _round(  # noqa: PLR0913 - one pipeline's whole state
             raise result
         else:
             replies[i] = result
-    # The WAIT covers what this round wrote; a round that wrote nothing (the script was
-    # unknown) has nothing to wait for, and its calls are sent again with a WAIT of their own.
-    if wait is not None and len(forgotten) < len(pending) and results[-1] < wait[0]:
-        raise NotEnoughSyncedSlavesError(results[-1], wait[0])
+    # The waits cover what this round wrote; a round that wrote nothing (the script was
+    # unknown) has nothing to wait for, and its calls are sent again with waits of their own.
+    if durability is not None and len(forgotten) < len(pending):
+        durability.check(results[len(pending) :])
     return forgotten
+
+
+async def _pipeline(client: Client, commands: list[tuple[EncodableT, ...]], key: str) -> list[Any]:
+    """Send commands in one round trip on one connection; errors come back as replies."""
+    if not isinstance(client, RedisCluster):
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return await pipe.execute(raise_on_error=False)
+    # A cluster client would send WAIT to every master: talk to the key's master directly.
+    node = client.get_node_from_key(key)
+    if node is None:  # pragma: no cover - get_node_from_key raises for an uncovered slot
+        msg = f"no node serves the key {key!r}"
+        raise LookupError(msg)
+    queued = [PipelineCommand(i, *command) for i, command in enumerate(commands)]
+    await node.execute_pipeline(queued)
+    results = [command.result for command in queued]
+    if any(isinstance(result, MovedError | AskError | ConnectionError) for result in results):
+        await client.nodes_manager.initialize()  # the next call goes to the right master
+    return results

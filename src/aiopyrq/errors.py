@@ -3,7 +3,10 @@
 The tree::
 
     AiopyrqError
-     └── NotEnoughSyncedSlavesError
+     ├── DurabilityError
+     │    ├── NotEnoughSyncedSlavesError
+     │    └── NotEnoughFsyncedError
+     └── WaitAofError
 
 Bad arguments raise the standard ``TypeError`` and ``ValueError`` before anything is
 written. Errors of the Redis client itself (``redis.exceptions.ConnectionError``,
@@ -12,18 +15,28 @@ written. Errors of the Redis client itself (``redis.exceptions.ConnectionError``
 
 from __future__ import annotations
 
-__all__ = ["AiopyrqError", "NotEnoughSyncedSlavesError"]
+__all__ = [
+    "AiopyrqError",
+    "DurabilityError",
+    "NotEnoughFsyncedError",
+    "NotEnoughSyncedSlavesError",
+    "WaitAofError",
+]
 
 
 class AiopyrqError(Exception):
     """Base class of every error aiopyrq raises itself."""
 
 
-class NotEnoughSyncedSlavesError(AiopyrqError):
-    """A write reached fewer replicas than required within the timeout.
+class DurabilityError(AiopyrqError):
+    """A write is done on the master, but not yet as durable as asked.
 
-    The write itself is done on the master; it may be lost if the master fails
-    before the replicas catch up.
+    It may be lost if the master fails before its replicas or its disk catch up.
+    """
+
+
+class NotEnoughSyncedSlavesError(DurabilityError):
+    """A write reached fewer replicas than required within the timeout (WAIT).
 
     Attributes:
         synced: How many replicas acknowledged the write.
@@ -35,3 +48,35 @@ class NotEnoughSyncedSlavesError(AiopyrqError):
         super().__init__(f"There are only {synced} synced slaves. Required {required}")
         self.synced = synced
         self.required = required
+
+
+class NotEnoughFsyncedError(DurabilityError):
+    """A write reached the append-only files of fewer servers than required (WAITAOF).
+
+    Attributes:
+        local: 1 if the master fsynced the write, else 0.
+        replicas: How many replicas fsynced it.
+        required_local: 1 if the master's fsync was required.
+        required_replicas: How many replicas' fsyncs were required.
+    """
+
+    def __init__(
+        self, local: int, replicas: int, required_local: int, required_replicas: int
+    ) -> None:
+        """Build the error from the WAITAOF reply and the requirement."""
+        super().__init__(
+            f"fsynced on {local} master and {replicas} replicas; "
+            f"required {required_local} and {required_replicas}"
+        )
+        self.local = local
+        self.replicas = replicas
+        self.required_local = required_local
+        self.required_replicas = required_replicas
+
+
+class WaitAofError(AiopyrqError):
+    """The server cannot wait for fsyncs as asked.
+
+    WAITAOF needs Redis 7.2 or later (or Valkey), and ``appendonly yes`` on the master for
+    a local fsync. The write itself is done.
+    """

@@ -21,10 +21,13 @@ PUBLIC = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "DurabilityError",
+    "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",
     "Pool",
     "Queue",
     "UniqueQueue",
+    "WaitAofError",
 ]
 
 
@@ -63,12 +66,17 @@ def test_unknown_attribute():
 
 
 def test_errors_tree():
-    """NotEnoughSyncedSlavesError is an AiopyrqError, which is an Exception."""
+    """The errors form the tree drawn in the errors module's docstring."""
     assert issubclass(aiopyrq.AiopyrqError, Exception)
-    assert issubclass(aiopyrq.NotEnoughSyncedSlavesError, aiopyrq.AiopyrqError)
-    assert aiopyrq.AiopyrqError is errors.AiopyrqError
-    assert aiopyrq.NotEnoughSyncedSlavesError is errors.NotEnoughSyncedSlavesError
-    assert sorted(errors.__all__) == ["AiopyrqError", "NotEnoughSyncedSlavesError"]
+    assert issubclass(aiopyrq.DurabilityError, aiopyrq.AiopyrqError)
+    assert issubclass(aiopyrq.NotEnoughSyncedSlavesError, aiopyrq.DurabilityError)
+    assert issubclass(aiopyrq.NotEnoughFsyncedError, aiopyrq.DurabilityError)
+    assert issubclass(aiopyrq.WaitAofError, aiopyrq.AiopyrqError)
+    assert not issubclass(aiopyrq.WaitAofError, aiopyrq.DurabilityError)
+    for name in errors.__all__:
+        assert getattr(aiopyrq, name) is getattr(errors, name)
+        assert f" {name}" in errors.__doc__
+    assert sorted(errors.__all__) == [name for name in PUBLIC if name.endswith("Error")]
 
 
 def test_not_enough_synced_slaves_error_fields():
