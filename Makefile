@@ -3,18 +3,23 @@
 PYTHON ?= python3
 VENV = .venv
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: test lint demo clean
+.PHONY: test lint demo bench clean
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m aiopyrq.demo
+
+# This library vs the original aio-py-rq 4.1.0 vs raw Redis Streams (see benchmarks/README.md).
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 # Debian ships Python without venv: install it when we may (root with apt-get), then retry.
 $(VENV)/.installed: pyproject.toml

@@ -1,0 +1,283 @@
+"""One measured workload, run by ``run.py`` in the interpreter of the target under test.
+
+The same file runs under this project's venv and under the original aio-py-rq 4.1.0's venv:
+both import as ``aiopyrq`` with the same API. Protocol with ``run.py``: print ``ready`` once
+connected, wait for ``go`` on stdin, run, print one JSON line. A consumer process of a
+multi-process run also learns from stdin (``done``) that the producer has finished.
+
+Kinds: ``lib`` (the ``aiopyrq`` importable here: Queue, UniqueQueue or Pool) and ``streams``
+(a raw Redis Streams consumer group with redis-py: XADD, XREADGROUP, XACK).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+from redis.utils import HIREDIS_AVAILABLE
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+EMPTY_SLEEP = 0.001  # seconds a throughput consumer sleeps after an empty get
+BLOCK_WAIT = 1.0  # seconds of a blocking get in the latency workload
+ACK_VALID_FOR = 86400  # Pool: an acknowledged item is not due again during the run
+GROUP = "bench"
+
+
+class Lib:
+    """A Queue, UniqueQueue or Pool of the aiopyrq importable in this interpreter."""
+
+    def __init__(self, client: aioredis.Redis, structure: str, name: str) -> None:
+        """Make one structure object: one consumer, with a processing list of its own."""
+        import aiopyrq  # noqa: PLC0415  # this project's or the original's, by interpreter
+
+        classes = {"queue": aiopyrq.Queue, "unique": aiopyrq.UniqueQueue, "pool": aiopyrq.Pool}
+        options = {"ack_valid_for": ACK_VALID_FOR} if structure == "pool" else {}
+        self.obj: Any = classes[structure](name, client, **options)
+        self.blocking = "wait" in inspect.signature(self.obj.get_items).parameters
+
+    async def setup(self) -> None:
+        """Nothing to prepare."""
+
+    async def add(self, items: list[str]) -> None:
+        """Add a batch in one call."""
+        await self.obj.add_items(items)
+
+    async def get(self, count: int, wait: float = 0.0) -> tuple[list[str], Any]:
+        """Get up to count items, blocking up to ``wait`` seconds if the library can."""
+        if wait and self.blocking:
+            items = await self.obj.get_items(count, wait=wait)
+        else:
+            items = await self.obj.get_items(count)
+        return items, items
+
+    async def ack(self, token: Any) -> None:  # noqa: ANN401
+        """Acknowledge a batch in one call."""
+        await self.obj.ack_items(token)
+
+    async def waiting(self) -> int:
+        """Return the items in the structure."""
+        return int(await self.obj.get_count())
+
+
+class Streams:
+    """A Redis Streams consumer group: XADD in a pipeline, XREADGROUP COUNT n, XACK."""
+
+    blocking = True
+
+    def __init__(self, client: aioredis.Redis, key: str, consumer: str) -> None:
+        """One consumer of the group ``bench`` of the stream ``key``."""
+        self.client, self.key, self.consumer = client, key, consumer
+
+    async def setup(self) -> None:
+        """Create the group (and the stream) unless another process did."""
+        try:
+            await self.client.xgroup_create(self.key, GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def add(self, items: list[str]) -> None:
+        """XADD each item, all in one pipeline."""
+        pipe = self.client.pipeline(transaction=False)
+        for item in items:
+            pipe.xadd(self.key, {"v": item})
+        await pipe.execute()
+
+    async def get(self, count: int, wait: float = 0.0) -> tuple[list[str], Any]:
+        """XREADGROUP new entries; the token is their ids."""
+        block = int(wait * 1000) if wait else None
+        reply: Any = await self.client.xreadgroup(
+            GROUP, self.consumer, {self.key: ">"}, count=count, block=block
+        )
+        entries = reply[0][1] if reply else []
+        return [fields["v"] for _, fields in entries], [entry_id for entry_id, _ in entries]
+
+    async def ack(self, token: Any) -> None:  # noqa: ANN401
+        """XACK the batch."""
+        await self.client.xack(self.key, GROUP, *token)
+
+    async def waiting(self) -> int:
+        """Return the entries in the stream."""
+        return int(await self.client.xlen(self.key))
+
+
+Backend = Lib | Streams
+"""What a workload drives: add, get (values, and the token ack needs), ack."""
+
+
+def make(args: argparse.Namespace, client: aioredis.Redis, index: int) -> Backend:
+    """The target for one task (index -1 is the producer)."""
+    if args.kind == "streams":
+        return Streams(client, args.name, f"consumer-{args.role}-{index}")
+    return Lib(client, args.structure, args.name)
+
+
+async def consume(
+    target: Backend, batch: int, done: asyncio.Event, got: list[str]
+) -> dict[str, Any]:
+    """Get and ack until an empty get after the producer has finished."""
+    empty, last, finishing = 0, time.time(), False
+    while True:
+        values, token = await target.get(batch)
+        if values:
+            await target.ack(token)
+            got.extend(values)
+            last = time.time()
+        elif finishing:
+            return {"empty_gets": empty, "t_last": last}
+        else:
+            empty += 1
+            finishing = done.is_set()  # no more adds: the next empty get ends the task
+            if not finishing:
+                await asyncio.sleep(EMPTY_SLEEP)
+
+
+async def produce(target: Backend, ids: list[str], batch: int, done: asyncio.Event) -> None:
+    """Add all ids, ``batch`` per call, then say so."""
+    for start in range(0, len(ids), batch):
+        await target.add(ids[start : start + batch])
+    done.set()
+
+
+async def wait_for_line(event: asyncio.Event) -> None:
+    """Set the event once run.py writes a line on stdin."""
+    await asyncio.to_thread(sys.stdin.readline)
+    event.set()
+
+
+async def throughput(args: argparse.Namespace, client: aioredis.Redis) -> dict[str, Any]:
+    """Producer and/or consumer tasks; consumers report every id they got."""
+    ids = [str(i) for i in range(args.items)]
+    done, got = asyncio.Event(), list[str]()
+    consumers = (
+        [make(args, client, i) for i in range(args.tasks)] if args.role != "producer" else []
+    )
+    producer = make(args, client, -1)
+    await start(producer)
+    cpu = time.process_time()
+    tasks: list[Coroutine[Any, Any, dict[str, Any] | None]]
+    tasks = [consume(target, args.get_batch, done, got) for target in consumers]
+    if args.role == "consumer":  # a separate producer: run.py writes "done" when it finished
+        tasks.append(wait_for_line(done))
+    else:
+        tasks.append(produce(producer, ids, args.add_batch, done))
+    stats = [s for s in await asyncio.gather(*tasks) if s]
+    return {
+        "received": got,
+        "t_last": max([s["t_last"] for s in stats], default=time.time()),
+        "empty_gets": sum(s["empty_gets"] for s in stats),
+        "cpu_s": time.process_time() - cpu,
+    }
+
+
+async def latency(args: argparse.Namespace, client: aioredis.Redis) -> dict[str, Any]:
+    """One item every ``interval`` seconds to one waiting consumer; add-to-get delays."""
+    producer, consumer = make(args, client, -1), make(args, client, 0)
+    mode = "poll" if not consumer.blocking else "BLOCK" if args.kind == "streams" else "wait"
+    sent: dict[str, float] = {}
+    delays: list[float] = []
+    received: list[str] = []
+    await start(producer)
+
+    async def produce_slowly() -> None:
+        begin = time.perf_counter()
+        for i in range(args.items):
+            await asyncio.sleep(max(0.0, begin + i * args.interval - time.perf_counter()))
+            sent[str(i)] = time.perf_counter()
+            await producer.add([str(i)])
+
+    async def wait_for_items() -> None:
+        deadline = time.monotonic() + args.idle + args.items * args.interval + 10
+        while len(received) < args.items and time.monotonic() < deadline:  # lost: run.py tells
+            values, token = await consumer.get(100, 0.0 if mode == "poll" else BLOCK_WAIT)
+            now = time.perf_counter()
+            if not values:
+                if mode == "poll":
+                    await asyncio.sleep(args.poll_interval)
+                continue
+            delays.extend(now - sent[value] for value in values)
+            received.extend(values)
+            await consumer.ack(token)
+
+    waiter = asyncio.create_task(wait_for_items())
+    await asyncio.sleep(0.1)  # the consumer is waiting; now count its calls while idle
+    idle_calls = -await calls(client)
+    await asyncio.sleep(args.idle)
+    idle_calls += await calls(client)
+    await asyncio.gather(produce_slowly(), waiter)
+    delays.sort()
+    return {
+        "mode": mode,
+        "idle_calls": idle_calls,
+        "received": received,
+        "p50_ms": 1000 * delays[len(delays) // 2],
+        "p99_ms": 1000 * delays[min(len(delays) - 1, int(len(delays) * 0.99))],
+    }
+
+
+async def calls(client: aioredis.Redis) -> int:
+    """Commands the server ran so far, INFO left out."""
+    info = await client.info("commandstats")
+    return sum(v["calls"] for k, v in info.items() if k != "cmdstat_info")
+
+
+async def fill(args: argparse.Namespace, client: aioredis.Redis) -> dict[str, Any]:
+    """Add items, 100 per call, and leave them waiting."""
+    target = make(args, client, -1)
+    await start(target)
+    ids = [str(i) for i in range(args.items)]
+    for begin in range(0, len(ids), args.add_batch):
+        await target.add(ids[begin : begin + args.add_batch])
+    return {"added": len(ids), "waiting": await target.waiting()}
+
+
+async def start(target: Backend) -> None:
+    """Prepare, say ``ready``, and wait for ``go``: run.py starts its window in between."""
+    await target.setup()
+    print("ready", flush=True)
+    sys.stdin.readline()
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Run the workload and print its JSON line."""
+    client = aioredis.Redis.from_url(args.url, decode_responses=True)
+    await client.ping()
+    result = await {"throughput": throughput, "latency": latency, "fill": fill}[args.mode](
+        args, client
+    )
+    result |= {"redis_py": redis.__version__, "hiredis": HIREDIS_AVAILABLE}
+    print(json.dumps(result), flush=True)
+    await client.aclose()
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """Parse the command line that run.py builds."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["throughput", "latency", "fill"])
+    parser.add_argument("--kind", choices=["lib", "streams"], default="lib")
+    parser.add_argument("--structure", choices=["queue", "unique", "pool"], default="queue")
+    parser.add_argument("--role", choices=["all", "producer", "consumer"], default="all")
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--name", required=True, help="key name (fresh for each workload)")
+    parser.add_argument("--items", type=int, default=50_000)
+    parser.add_argument("--tasks", type=int, default=4, help="consumer tasks in this process")
+    parser.add_argument("--add-batch", type=int, default=100)
+    parser.add_argument("--get-batch", type=int, default=100)
+    parser.add_argument("--interval", type=float, default=0.005, help="latency: between adds")
+    parser.add_argument("--poll-interval", type=float, default=0.01, help="latency: poll sleep")
+    parser.add_argument("--idle", type=float, default=1.0, help="latency: idle time counted")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse(sys.argv[1:])))
