@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import AbstractConnection
 
 from aiopyrq import _scripts
 from aiopyrq._durability import Durability
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
 Item = str | bytes | int | float
 """What an item may be. Items come back as ``str``, or ``bytes`` when the client does not
 decode responses."""
+
+# The socket timeout of a connection made without one (5 s in redis-py 8, none before).
+_DEFAULT_SOCKET_TIMEOUT = inspect.signature(AbstractConnection).parameters["socket_timeout"].default
 
 DEFAULT_SYNC_SLAVES_COUNT = 0
 DEFAULT_SYNC_SLAVES_TIMEOUT = 100  # milliseconds
@@ -164,6 +169,13 @@ class Structure:
     ) -> None:
         """Close what ``from_url`` opened."""
         await self.aclose()
+
+    def _block_for(self, left: float) -> float:
+        """Seconds to block in one command: what is left, within the client's socket timeout."""
+        timeout = self.redis.get_connection_kwargs().get("socket_timeout", _DEFAULT_SOCKET_TIMEOUT)
+        if timeout:
+            left = min(left, max(float(timeout) - 0.5, float(timeout) / 2))
+        return round(max(left, 0.01), 3)
 
     async def _read(self, *command: EncodableT) -> Any:  # noqa: ANN401 - Redis replies
         """Send a command that changes nothing."""

@@ -78,6 +78,11 @@ class QueueKeys:
         return f"{self.queue}-dead"
 
     @property
+    def wakeup(self) -> str:
+        """Pool: a one-token list a waiting get blocks on, pushed when items are added."""
+        return f"{self.queue}-wakeup"
+
+    @property
     def recovery_lock(self) -> str:
         """The lock that lets one consumer at a time recover the others' items."""
         return f"{self.queue}-recovery-lock"

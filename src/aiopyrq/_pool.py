@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -49,7 +48,7 @@ class Pool(Structure):
         ValueError: An argument is out of range.
     """
 
-    _add: ClassVar[_scripts.Script] = _scripts.load("pool_add-1")
+    _add: ClassVar[_scripts.Script] = _scripts.load("pool_add-2")
     _get: ClassVar[_scripts.Script] = _scripts.load("pool_get-1")
     _ack: ClassVar[_scripts.Script] = _scripts.load("pool_ack-1")
     _remove: ClassVar[_scripts.Script] = _scripts.load("pool_remove-1")
@@ -103,7 +102,7 @@ class Pool(Structure):
         """Add items, due now, in one script call."""
         checked = check_items(items)
         if checked:
-            await self._script(self._add, [self.keys.queue], checked)
+            await self._script(self._add, [self.keys.queue, self.keys.wakeup], checked)
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Hand out up to count due items, earliest due first.
@@ -112,8 +111,9 @@ class Pool(Structure):
 
         Args:
             count: The most items to hand out.
-            wait: If none is due, wait up to this many seconds for one: sleeping until the
-                next item is due, and looking again at least every second for new items.
+            wait: If none is due, wait up to this many seconds for one: until items are
+                added (a blocking pop on ``NAME-wakeup``), the next item is due, or a second
+                has passed (items added by the original library wake nobody).
 
         Raises:
             TypeError: count is not an int.
@@ -130,7 +130,8 @@ class Pool(Structure):
             if items or left <= 0:
                 return items
             due_in = float(await self._script(self._next_due, [self.keys.queue], [], write=False))
-            await asyncio.sleep(min(left, _POLL if due_in < 0 else max(due_in, 0.01), _POLL))
+            block = min(left, _POLL if due_in < 0 else max(due_in, 0.01), _POLL)
+            await self._read("BLPOP", self.keys.wakeup, self._block_for(block))
 
     async def get_all_items(self) -> list[Any]:
         """Hand out every due item, ``chunk_size`` per script call."""
@@ -173,4 +174,4 @@ class Pool(Structure):
 
     async def clear_pool(self) -> None:
         """Delete every item of the pool."""
-        await self._write([_scripts.Call(("UNLINK", self.keys.queue))])
+        await self._write([_scripts.Call(("UNLINK", self.keys.queue, self.keys.wakeup))])

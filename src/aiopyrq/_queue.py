@@ -189,13 +189,6 @@ class Queue(Structure):
         args = [count, int(renew)] if moved is None else [count, int(renew), moved]
         return await self._script(self._get, keys, args, write=False)
 
-    def _block_for(self, left: float) -> float:
-        """Seconds to block in one command: what is left, within the client's socket timeout."""
-        timeout = self.redis.get_connection_kwargs().get("socket_timeout")
-        if timeout:
-            left = min(left, max(float(timeout) - 0.5, float(timeout) / 2))
-        return round(max(left, 0.01), 3)
-
     async def heartbeat(self) -> None:
         """Renew this consumer's lease: recovery leaves its items alone while it is alive.
 

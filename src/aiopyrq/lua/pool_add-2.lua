@@ -1,0 +1,21 @@
+--[[
+  Adds items to a Pool, due now (an item already in the pool becomes due now),
+  and wakes one consumer waiting for items.
+
+  Input:
+    KEYS[1] pool sorted set (item -> unix time it is due)
+    KEYS[2] wake-up list: one token that a waiting get blocks on (BLPOP)
+    ARGV    the items
+
+  Output:
+    how many items were new to the pool
+]]
+local rcall = redis.call
+--- @include "includes/now"
+--- @include "includes/zadd"
+
+local added = zadd_all(KEYS[1], now_seconds(), ARGV)
+rcall('LPUSH', KEYS[2], 1)
+rcall('LTRIM', KEYS[2], 0, 0)
+rcall('PEXPIRE', KEYS[2], 60000)
+return added
