@@ -8,6 +8,7 @@ from typing import Any
 from aiopyrq._consumer import Consumer, ConsumerStats
 from aiopyrq._pool import Pool
 from aiopyrq._queue import Queue
+from aiopyrq._sharded import ShardedQueue
 from aiopyrq._unique_queue import UniqueQueue
 from aiopyrq.errors import (
     AiopyrqError,
@@ -26,6 +27,7 @@ __all__ = [
     "NotEnoughSyncedSlavesError",
     "Pool",
     "Queue",
+    "ShardedQueue",
     "UniqueQueue",
     "WaitAofError",
 ]

@@ -26,6 +26,7 @@ PUBLIC = [
     "NotEnoughSyncedSlavesError",
     "Pool",
     "Queue",
+    "ShardedQueue",
     "UniqueQueue",
     "WaitAofError",
 ]
