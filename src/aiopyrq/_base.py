@@ -28,6 +28,8 @@ decode responses."""
 # The socket timeout of a connection made without one (5 s in redis-py 8, none before).
 _DEFAULT_SOCKET_TIMEOUT = inspect.signature(AbstractConnection).parameters["socket_timeout"].default
 
+_ITEM_TYPES = frozenset({str, bytes, int, float})
+
 DEFAULT_SYNC_SLAVES_COUNT = 0
 DEFAULT_SYNC_SLAVES_TIMEOUT = 100  # milliseconds
 
@@ -56,7 +58,11 @@ def check_items(items: Iterable[Item]) -> list[Item]:
     if isinstance(items, str | bytes) or not isinstance(items, Iterable):
         msg = f"items must be an iterable of items, not {type(items).__name__}"
         raise TypeError(msg)
-    return [check_item(item) for item in items]
+    checked = list(items)
+    for item in checked:
+        if type(item) not in _ITEM_TYPES:  # the exact types pass at once; the rest are looked at
+            check_item(item)
+    return checked
 
 
 def check_int(value: object, what: str, *, minimum: int = 0) -> int:
