@@ -92,6 +92,11 @@ class Server:
             time.sleep(0.01)
         return int(info["used_memory"])
 
+    def key_bytes(self, prefix: str) -> int:
+        """Exact memory of a workload's keys (MEMORY USAGE with every element sampled)."""
+        keys = self.client.scan_iter(match=f"{prefix}*", count=1000)
+        return sum(int(self.client.memory_usage(key, samples=0) or 0) for key in keys)
+
     def delete(self, prefix: str) -> None:
         """Delete a workload's keys."""
         for key in self.client.scan_iter(match=f"{prefix}*", count=1000):
@@ -190,6 +195,7 @@ class Bench:
         try:
             results, window = await run_processes(self.server, target, [a + common for a in args])
             window["memory"] = self.server.used_memory() - before
+            window["key_bytes"] = self.server.key_bytes(prefix)
         finally:
             self.server.delete(prefix)
         versions = {r["redis_py"] + (" + hiredis" if r["hiredis"] else "") for r in results}
@@ -252,7 +258,8 @@ class Bench:
             raise BenchmarkError(msg)
         self.add({
             "measure": "memory", "round": rnd, "structure": structure, "target": target.name,
-            "bytes_per_item": window["memory"] / items,
+            "bytes_per_item": window["key_bytes"] / items,
+            "used_memory_per_item": window["memory"] / items,
         })  # fmt: skip
 
     async def run(self, targets: list[Target]) -> None:
