@@ -14,7 +14,13 @@ import pytest
 import redis
 import redis.asyncio
 
-from aiopyrq.testing import RedisServer, ServerNotFoundError, find_server_binary
+from aiopyrq.testing import (
+    ClusterServers,
+    RedisServer,
+    SentinelGroup,
+    ServerNotFoundError,
+    find_server_binary,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -84,3 +90,23 @@ async def raw_client(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.R
 def name() -> str:
     """A key name (or queue name) no other test uses."""
     return f"test-{uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[ClusterServers]:
+    """A Redis Cluster of 3 masters with a replica each, shared by the whole session.
+
+    Tests that kill or stop nodes start their own ``ClusterServers`` instead.
+    """
+    with ClusterServers() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def sentinel_group() -> Iterator[SentinelGroup]:
+    """A master with 2 replicas watched by 3 sentinels, shared by the whole session.
+
+    Tests that kill or stop servers start their own ``SentinelGroup`` instead.
+    """
+    with SentinelGroup() as group:
+        yield group
