@@ -6,19 +6,27 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiopyrq._base import check_int, check_wait
 from aiopyrq._pool import Pool
 from aiopyrq._queue import Queue
+from aiopyrq._sharded import ShardedQueue
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    SpanFactory = Callable[[str, str], contextlib.AbstractContextManager[object]]
+
 logger = logging.getLogger("aiopyrq")
 
-_RETRY_AFTER = 1.0  # seconds to wait after a failed get before trying again
+_RETRY_AFTER = 1.0  # seconds to wait after a failed get, ack or reject before trying again
+_NO_SPAN = contextlib.nullcontext()
+
+HANDLER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Upper bounds, in seconds, of the handler durations counted in ``ConsumerStats``."""
 
 
 @dataclass
@@ -30,16 +38,35 @@ class ConsumerStats:
         acked: Items acknowledged after the handler succeeded.
         failed: Items whose handler raised (rejected, or left to ``ack_ttl`` in a Pool).
         recovered: Items of dead consumers this consumer's reaper put back in the queue.
+        dead_lettered: Items this consumer rejected into the dead letters.
+        handler_calls: Handler calls finished (one per item, or per batch with batch=True).
+        handler_seconds: Their total duration.
+        handler_buckets: For each bound of ``HANDLER_BUCKETS``, the calls that took at most
+            that long (cumulative, as a Prometheus histogram counts).
     """
 
     delivered: int = 0
     acked: int = 0
     failed: int = 0
     recovered: int = 0
+    dead_lettered: int = 0
+    handler_calls: int = 0
+    handler_seconds: float = 0.0
+    handler_buckets: list[int] = field(default_factory=lambda: [0] * len(HANDLER_BUCKETS))
+
+    def time_handler(self, seconds: float) -> None:
+        """Count one handler call that took ``seconds``."""
+        self.handler_calls += 1
+        self.handler_seconds += seconds
+        # A new list, so that a metrics scrape in another thread never sees half an update.
+        self.handler_buckets = [
+            count + (seconds <= bound)
+            for count, bound in zip(self.handler_buckets, HANDLER_BUCKETS, strict=True)
+        ]
 
 
 class Consumer:
-    """Runs an async handler over the items of a Queue, UniqueQueue or Pool.
+    """Runs an async handler over the items of a Queue, UniqueQueue, ShardedQueue or Pool.
 
     Items are fetched in batches with a blocking get, handled with at most
     ``concurrency`` handlers at a time, acknowledged on success and rejected (counted
@@ -55,8 +82,8 @@ class Consumer:
     ``ack_ttl``, and there is nothing to recover.
 
     Args:
-        structure: The Queue, UniqueQueue or Pool to consume. Give each consumer its own
-            object: the object is the consumer's identity (its processing list).
+        structure: The Queue, UniqueQueue, ShardedQueue or Pool to consume. Give each
+            consumer its own object: the object is the consumer's identity.
         handler: ``async def handler(item)``, or ``async def handler(items)`` with
             ``batch=True``.
         batch: Call the handler once per batch; the whole batch is acked or rejected.
@@ -66,11 +93,15 @@ class Consumer:
         lease_timeout: Seconds without a heartbeat after which a consumer counts as dead.
         sweep_interval: Seconds between two recoveries of dead consumers' items.
         grace_period: Seconds running handlers get to finish when stopping.
+        spans: Tracing: ``spans(operation, name)`` returns a context manager wrapped around
+            each get, handler call, ack and reject (operation ``"get"``, ``"handle"``,
+            ``"ack"``, ``"reject"``; name the structure's), e.g.
+            ``aiopyrq.tracing.opentelemetry_spans()``. ``None``: no tracing.
     """
 
     def __init__(  # noqa: PLR0913 - each is a knob users ask for
         self,
-        structure: Queue | Pool,
+        structure: Queue | ShardedQueue | Pool,
         handler: Callable[[Any], Awaitable[object]],
         *,
         batch: bool = False,
@@ -80,9 +111,10 @@ class Consumer:
         lease_timeout: int = 30,
         sweep_interval: float = 5.0,
         grace_period: float = 30.0,
+        spans: SpanFactory | None = None,
     ) -> None:
-        if not isinstance(structure, Queue | Pool):
-            msg = f"structure must be a Queue, UniqueQueue or Pool, not {type(structure)}"
+        if not isinstance(structure, Queue | ShardedQueue | Pool):
+            msg = f"structure must be a Queue, UniqueQueue, ShardedQueue or Pool: {structure!r}"
             raise TypeError(msg)
         self.structure = structure
         self.handler = handler
@@ -94,14 +126,16 @@ class Consumer:
         self.sweep_interval = check_wait(sweep_interval)
         self.grace_period = check_wait(grace_period)
         self.stats = ConsumerStats()
+        self.spans = spans
         self._stopping = asyncio.Event()
-        self._free = asyncio.Condition()
+        self._changed = asyncio.Event()  # set when a handler slot frees, or on stop()
         self._busy = 0
         self._batches: set[asyncio.Task[None]] = set()
 
     def stop(self) -> None:
         """Ask the consumer to stop; ``run()`` returns once it has shut down."""
         self._stopping.set()
+        self._changed.set()
 
     async def run(self, *, handle_signals: bool = True) -> None:
         """Consume until ``stop()`` (or SIGTERM / SIGINT with handle_signals), then shut down.
@@ -114,7 +148,7 @@ class Consumer:
         for signum in signals:
             loop.add_signal_handler(signum, self.stop)
         upkeep = []
-        if isinstance(self.structure, Queue):
+        if isinstance(self.structure, Queue | ShardedQueue):
             queue = self.structure
             upkeep = [
                 asyncio.create_task(self._every(self.lease_timeout / 3, queue.heartbeat)),
@@ -135,7 +169,7 @@ class Consumer:
                 if room == 0:
                     continue
                 size = self.batch_size if self.batch else min(self.batch_size, room)
-                fetch = asyncio.create_task(self.structure.get_items(size, wait=self.wait))
+                fetch = asyncio.create_task(self._get(size))
                 await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if not fetch.done():
                     fetch.cancel()  # anything it moved is released at shut-down
@@ -144,6 +178,15 @@ class Consumer:
                 await self._dispatch(fetch)
         finally:
             stopping.cancel()
+
+    def _span(self, operation: str) -> contextlib.AbstractContextManager[object]:
+        if self.spans is None:
+            return _NO_SPAN
+        return self.spans(operation, self.structure.name)
+
+    async def _get(self, size: int) -> list[Any]:
+        with self._span("get"):
+            return await self.structure.get_items(size, wait=self.wait)
 
     async def _dispatch(self, fetch: asyncio.Task[list[Any]]) -> None:
         try:
@@ -162,11 +205,12 @@ class Consumer:
 
     async def _room(self) -> int:
         """Wait until a handler slot is free (or stopping); return the free slots."""
-        async with self._free:
-            await self._free.wait_for(
-                lambda: self._busy < self.concurrency or self._stopping.is_set()
-            )
-            return 0 if self._stopping.is_set() else self.concurrency - self._busy
+        while not self._stopping.is_set():
+            if self._busy < self.concurrency:
+                return self.concurrency - self._busy
+            self._changed.clear()
+            await self._changed.wait()
+        return 0
 
     async def _process(self, items: list[Any]) -> None:
         try:
@@ -178,30 +222,52 @@ class Consumer:
             failed = [item for item, ok in zip(items, fine, strict=True) if not ok]
             await self._settle(done, failed)
         finally:
-            async with self._free:
-                self._busy -= 1 if self.batch else len(items)
-                self._free.notify_all()
+            self._busy -= 1 if self.batch else len(items)
+            self._changed.set()
 
     async def _handle(self, what: Any) -> bool:  # noqa: ANN401 - an item or a batch
+        started = time.perf_counter()
         try:
-            await self.handler(what)
+            with self._span("handle"):
+                await self.handler(what)
         except Exception:
             logger.exception("handler failed on %s", self.structure.name)
             return False
+        finally:
+            self.stats.time_handler(time.perf_counter() - started)
         return True
 
     async def _settle(self, done: list[Any], failed: list[Any]) -> None:
-        """Ack what succeeded, reject what failed; on a Redis error the items stay held."""
-        try:
-            if done:
-                await self.structure.ack_items(done)
-                self.stats.acked += len(done)
-            if failed:
-                self.stats.failed += len(failed)
-                if isinstance(self.structure, Queue):
-                    await self.structure.reject_items(failed)
-        except Exception:
-            logger.exception("ack or reject on %s failed", self.structure.name)
+        """Ack what succeeded, reject what failed."""
+        if done:
+            await self._retried("ack", self.structure.ack_items, done)
+            self.stats.acked += len(done)
+        if failed:
+            self.stats.failed += len(failed)
+            if isinstance(self.structure, Queue | ShardedQueue):
+                self.stats.dead_lettered += await self._retried(
+                    "reject", self.structure.reject_items, failed
+                )
+
+    async def _retried(
+        self, operation: str, call: Callable[[list[Any]], Awaitable[int | None]], items: list[Any]
+    ) -> int:
+        """Run an ack or a reject until it succeeds, or until the consumer stops.
+
+        While it fails (Redis down or failing over), the items stay in this consumer's
+        processing list, and its heartbeat keeps them its own: retrying is what brings them
+        back. A consumer that stops meanwhile gives them back at shut-down.
+        """
+        while True:
+            try:
+                with self._span(operation):
+                    return await call(items) or 0
+            except Exception:
+                logger.exception("%s on %s failed", operation, self.structure.name)
+                if self._stopping.is_set():
+                    return 0
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), _RETRY_AFTER)
 
     async def _every(self, interval: float, job: Callable[[], Awaitable[object]]) -> None:
         while not self._stopping.is_set():
@@ -212,7 +278,7 @@ class Consumer:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
 
-    async def _reap(self, queue: Queue) -> None:
+    async def _reap(self, queue: Queue | ShardedQueue) -> None:
         recovered = await queue.recover(self.lease_timeout, self.sweep_interval)
         if recovered:
             self.stats.recovered += recovered
@@ -220,7 +286,7 @@ class Consumer:
 
     async def _shut_down(self, upkeep: list[asyncio.Task[None]]) -> None:
         """Let running handlers finish within the grace period, then give back the rest."""
-        self._stopping.set()
+        self.stop()
         if self._batches:
             _, late = await asyncio.wait(self._batches, timeout=self.grace_period)
             for task in late:
@@ -229,7 +295,7 @@ class Consumer:
         for task in upkeep:
             task.cancel()
         await asyncio.gather(*upkeep, return_exceptions=True)
-        if isinstance(self.structure, Queue):
+        if isinstance(self.structure, Queue | ShardedQueue):
             released = await self.structure.release()
             if released:
                 logger.info("gave %d unfinished items back to %s", released, self.structure.name)

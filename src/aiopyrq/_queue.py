@@ -210,27 +210,31 @@ class Queue(Structure):
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
             await self._script(self._ack, keys, checked)
 
-    async def reject_item(self, item: Item) -> None:
-        """Reject one item: it goes back to the front of the queue."""
-        await self.reject_items([item])
+    async def reject_item(self, item: Item) -> int:
+        """Reject one item: it goes back to the front of the queue (or to the dead letters)."""
+        return await self.reject_items([item])
 
-    async def reject_items(self, items: Iterable[Item]) -> None:
+    async def reject_items(self, items: Iterable[Item]) -> int:
         """Reject a batch: the items go back to the front of the queue, the first taken next.
 
         Only items this consumer holds go back, so rejecting twice queues nothing twice.
         With ``max_deliveries``, an item rejected or recovered that many times goes to the
         dead-letter list instead.
+
+        Returns:
+            How many of the items went to the dead-letter list (0 without max_deliveries).
         """
         checked = check_items(items)
-        if checked:
-            keys = [
-                *self._queue_keys(),
-                self.processing_queue_name,
-                self.keys.timeouts,
-                self.keys.deliveries,
-                self.keys.dead,
-            ]
-            await self._script(self._reject, keys, [self.max_deliveries or 0, *checked])
+        if not checked:
+            return 0
+        keys = [
+            *self._queue_keys(),
+            self.processing_queue_name,
+            self.keys.timeouts,
+            self.keys.deliveries,
+            self.keys.dead,
+        ]
+        return int(await self._script(self._reject, keys, [self.max_deliveries or 0, *checked]))
 
     async def delete_item(self, item: Item, count: int = 0) -> None:
         """Delete an item from the queue, as LREM: every occurrence when ``count`` is 0."""

@@ -155,14 +155,19 @@ class ShardedQueue:
         parts = self._by_shard(check_items(items))
         await self._each({i: _call("ack_items", part) for i, part in parts.items()})
 
-    async def reject_item(self, item: Item) -> None:
-        """Reject one item: back to the front of its shard."""
-        await self.reject_items([item])
+    async def reject_item(self, item: Item) -> int:
+        """Reject one item: back to the front of its shard (or to its dead letters)."""
+        return await self.reject_items([item])
 
-    async def reject_items(self, items: Iterable[Item]) -> None:
-        """Reject items, each back to the front of the shard it came from."""
+    async def reject_items(self, items: Iterable[Item]) -> int:
+        """Reject items, each back to the front of the shard it came from.
+
+        Returns:
+            How many of the items went to the dead-letter lists.
+        """
         parts = self._by_shard(check_items(items))
-        await self._each({i: _call("reject_items", part) for i, part in parts.items()})
+        dead = await self._each({i: _call("reject_items", part) for i, part in parts.items()})
+        return sum(dead.values())
 
     def _by_shard(self, items: list[Item]) -> dict[int, list[Item]]:
         """Group held items by the shard they came from; forget them as held."""

@@ -14,7 +14,7 @@
     ARGV[2..] the items
 
   Output:
-    how many items went back to the queue
+    how many items went to the dead-letter list
 ]]
 local rcall = redis.call
 --- @include "includes/list_remove"
@@ -30,4 +30,4 @@ for i = #alive, 1, -1 do
 end
 push_all('RPUSH', KEYS[1], back)
 release_if_empty(KEYS[3], KEYS[2])
-return #back
+return #taken - #alive

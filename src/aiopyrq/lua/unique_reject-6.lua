@@ -13,7 +13,7 @@
     ARGV[2..] the items
 
   Output:
-    how many items went back to the queue
+    how many items went to the dead-letter list
 ]]
 local rcall = redis.call
 --- @include "includes/list_remove"
@@ -31,4 +31,4 @@ for i = #alive, 1, -1 do
 end
 push_all('RPUSH', KEYS[1], back)
 release_if_empty(KEYS[4], KEYS[3])
-return #back
+return #taken - #alive
