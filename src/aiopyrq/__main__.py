@@ -1,0 +1,7 @@
+"""``python -m aiopyrq``: the ``aiopyrq`` command line."""
+
+import sys
+
+from aiopyrq.cli import main
+
+sys.exit(main())

@@ -1,0 +1,406 @@
+"""The ``aiopyrq`` command: what queues and pools hold, who holds it, and putting it back."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import re
+import sys
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+import redis
+
+from aiopyrq import _snapshot
+from aiopyrq._keys import QueueKeys
+from aiopyrq._queue import Queue
+from aiopyrq._unique_queue import UniqueQueue
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+
+DEFAULT_URL = "redis://localhost:6379"
+
+EXIT_OK = 0
+EXIT_REDIS_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_AUTH = 4
+EXIT_WRONG_TYPE = 5
+EXIT_NO_SUCH_NAME = 6
+EXIT_INTERRUPTED = 130
+
+EPILOG = f"""\
+connection:
+  --url URL, else $REDIS_URL, else {DEFAULT_URL}. rediss:// for TLS; an ACL user
+  and password go in the URL: redis://user:password@host:6379/0. Passwords are never printed.
+
+structures:
+  The kind of NAME is found from its keys: a list NAME is a Queue, with a set NAME-unique
+  a UniqueQueue, a sorted set NAME a Pool. An empty one has no key at all (nothing waits,
+  nothing is held): give --kind to read it as empty. An empty UniqueQueue whose items are
+  all in flight looks like a Queue: give --kind unique to requeue its items.
+
+exit codes:
+  {EXIT_OK}  done
+  {EXIT_REDIS_ERROR}  another Redis error (the message says which)
+  {EXIT_USAGE}  bad command line or URL
+  {EXIT_UNREACHABLE}  the server cannot be reached (refused, timed out, TLS failed)
+  {EXIT_AUTH}  authentication failed (wrong user or password, password required, no permission)
+  {EXIT_WRONG_TYPE}  a key has the wrong type, or the command does not apply to that structure
+  {EXIT_NO_SUCH_NAME}  no queue or pool of that name
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C), except watch, which then exits 0
+"""
+
+
+class UsageError(Exception):
+    """A command line or URL that cannot be used."""
+
+
+# What each error means to the user: (error class, exit code, message); the first match wins.
+_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (UsageError, EXIT_USAGE, "{error}"),
+    (redis.AuthenticationError, EXIT_AUTH, "authentication failed on {url}: {error}"),
+    (redis.exceptions.NoPermissionError, EXIT_AUTH, "no permission on {url}: {error}"),
+    (redis.ConnectionError, EXIT_UNREACHABLE, "cannot reach {url}: {error}"),
+    (redis.TimeoutError, EXIT_UNREACHABLE, "{url} did not answer in time: {error}"),
+    (_snapshot.WrongTypeError, EXIT_WRONG_TYPE, "{error}"),
+    (_snapshot.UnknownNameError, EXIT_NO_SUCH_NAME, "{error}"),
+    (redis.RedisError, EXIT_REDIS_ERROR, "{url} answered: {error}"),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "demo":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    url = args.url or os.environ.get("REDIS_URL") or DEFAULT_URL
+    try:
+        if args.command == "demo":
+            return _demo(args, extra)
+        with _connect(url) as client:
+            return int(args.run(args, client, url))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except (UsageError, _snapshot.SnapshotError, redis.RedisError) as error:
+        return _fail(error, url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line."""
+    parser = argparse.ArgumentParser(
+        "aiopyrq",
+        description="Look into aio-py-rq queues and pools on Redis, and put stuck items back.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--url", help=f"the Redis URL (default $REDIS_URL, else {DEFAULT_URL})")
+    parser.set_defaults(url=None)
+    url = argparse.ArgumentParser(add_help=False)  # --url also after the command
+    url.add_argument("--url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common = argparse.ArgumentParser(add_help=False, parents=[url])
+    common.add_argument(
+        "--kind",
+        choices=list(_snapshot.KIND_NAMES),
+        help="read NAME as this structure instead of finding it from its keys",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[..., int], text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=text, description=text)
+        sub.set_defaults(run=run)
+        return sub
+
+    stats = command("stats", _stats, "waiting, in flight per consumer, dead letters")
+    stats.add_argument("names", nargs="+", metavar="NAME")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    peek = command("peek", _peek, "the next items to be handed out, first first")
+    peek.add_argument("name", metavar="NAME")
+    peek.add_argument("-n", type=_positive_int, default=10, help="how many (%(default)s)")
+    for name, verb in (("requeue-stale", "put back in the queue"), ("drop-stale", "delete")):
+        stale = command(name, _stale, f"{verb} the items of consumers whose lease is stale")
+        stale.add_argument("name", metavar="NAME")
+        stale.add_argument(
+            "--older-than",
+            type=_seconds,
+            required=True,
+            metavar="SECONDS",
+            help="the consumers whose last get or heartbeat is older than this",
+        )
+        stale.add_argument("--dry-run", action="store_true", help="count, change nothing")
+        stale.set_defaults(drop=name == "drop-stale")
+    dead = command("dead", _dead, "list, requeue or purge the dead letters")
+    dead.add_argument("action", choices=["list", "requeue", "purge"])
+    dead.add_argument("name", metavar="NAME")
+    dead.add_argument("-n", type=_positive_int, default=100, help="list: how many (%(default)s)")
+    dead.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    watch = command("watch", _watch, "stats, refreshed until Ctrl-C")
+    watch.add_argument("names", nargs="+", metavar="NAME")
+    watch.add_argument("--interval", type=_positive_float, default=2.0, help="seconds (2)")
+    watch.add_argument("--count", type=_positive_int, help="stop after this many refreshes")
+    commands.add_parser(
+        "demo",
+        add_help=False,
+        parents=[url],
+        help="run the demo (python -m aiopyrq.demo; its options follow, --help for them)",
+    )
+    return parser
+
+
+def _connect(url: str) -> redis.Redis:
+    try:
+        return redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            encoding_errors="backslashreplace",
+            socket_connect_timeout=5,
+            socket_timeout=10,
+        )
+    except ValueError as exc:
+        msg = f"bad URL {mask(url)}: {exc}"
+        raise UsageError(msg) from exc
+
+
+def mask(url: str) -> str:
+    """The URL with its password, if any, replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return parts._replace(query=query).geturl()
+
+
+def _fail(error: Exception, url: str) -> int:
+    """Print what went wrong on one line of stderr, password masked; return the exit code."""
+    code, template = next((code, text) for kind, code, text in _ERRORS if isinstance(error, kind))
+    if str(error).startswith("WRONGTYPE"):
+        code = EXIT_WRONG_TYPE
+    message = template.format(url=mask(url), error=error)
+    password = unquote(urlsplit(url).password or "")
+    if password:
+        message = message.replace(password, "***")
+    print(f"aiopyrq: {' '.join(message.split())}", file=sys.stderr)  # noqa: T201
+    return code
+
+
+def _say(line: str = "") -> None:
+    print(line, flush=True)  # noqa: T201 - the command's output
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        msg = f"must be at least 1, got {number}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def _seconds(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        msg = f"must be 0 or more, got {number}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        msg = f"must be more than 0, got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def _queue_kind(client: redis.Redis, args: argparse.Namespace) -> _snapshot.Kind:
+    """The kind of args.name, which must be a Queue or UniqueQueue."""
+    kind = _snapshot.detect_kind(client, args.name, args.kind)
+    if kind == "pool":
+        command = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
+        msg = f"{args.name!r} is a Pool: {command} works on a Queue or UniqueQueue"
+        raise _snapshot.WrongTypeError(msg)
+    return kind
+
+
+def _library(
+    url: str, name: str, kind: _snapshot.Kind, call: Callable[[Queue], Awaitable[int]]
+) -> int:
+    """Run one call of the library's API on the queue, in an event loop of its own."""
+
+    async def run() -> int:
+        cls = UniqueQueue if kind == "unique" else Queue
+        async with cls.from_url(name, url) as queue:
+            return await call(queue)
+
+    return asyncio.run(run())
+
+
+def _stats(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
+    del url
+    kinds = {name: _snapshot.detect_kind(client, name, args.kind) for name in args.names}
+    snapshots = [_snapshot.read(client, name, kind) for name, kind in kinds.items()]
+    if args.json:
+        _say(json.dumps([snapshot.to_json() for snapshot in snapshots], indent=2))
+    else:
+        _say("\n\n".join("\n".join(render(snapshot)) for snapshot in snapshots))
+    return EXIT_OK
+
+
+def _peek(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
+    del url
+    kind = _snapshot.detect_kind(client, args.name, args.kind)
+    key = QueueKeys(args.name).queue
+    if kind != "pool":
+        for item in reversed(client.lrange(key, -args.n, -1)):
+            _say(_snapshot.text(item))
+        return EXIT_OK
+    now = int(client.time()[0])
+    page: list[tuple[str, float]] = client.zrange(key, 0, args.n - 1, withscores=True)  # type: ignore[assignment]
+    for item, score in page:
+        if score <= now:
+            state = "due"
+        elif _snapshot.in_flight(score):
+            state = f"in flight, due again in {age(score - now)}"
+        else:
+            state = f"due in {age(score - now)}"
+        _say(f"{item}\t{state}")
+    return EXIT_OK
+
+
+def _stale(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
+    kind = _queue_kind(client, args)
+    snapshot = _snapshot.read_queue(client, args.name, kind)
+    stale = snapshot.stale(args.older_than)
+    verb, done = ("drop", "dropped") if args.drop else ("requeue", "requeued")
+    what = f"of consumers whose lease is older than {args.older_than} s"
+    if args.dry_run:
+        count = sum(holder.items for holder in stale)
+        _say(f"would {verb} {count} items {what}, from {counted(len(stale), 'consumer')} (dry run)")
+    else:
+        method = Queue.drop_timeout_items if args.drop else Queue.re_enqueue_timeout_items
+        count = _library(url, args.name, kind, lambda queue: method(queue, args.older_than))
+        _say(f"{done} {count} items {what}")
+    for holder in stale:
+        _say(f"  {holder.consumer_id}  {holder.items} items, lease {age(holder.lease_age)} old")
+    return EXIT_OK
+
+
+def _dead(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
+    kind = _queue_kind(client, args)
+    dead_key = QueueKeys(args.name).dead
+    if args.action == "list":
+        for item in client.lrange(dead_key, 0, args.n - 1):
+            _say(_snapshot.text(item))
+        return EXIT_OK
+    if args.dry_run:
+        count = int(client.llen(dead_key))
+        _say(f"would {args.action} {count} dead letters (dry run)")
+        return EXIT_OK
+    if args.action == "requeue":
+        count = _library(url, args.name, kind, lambda queue: queue.requeue_dead_items())
+        _say(f"requeued {count} dead letters")
+    else:
+        count = _library(url, args.name, kind, lambda queue: queue.purge_dead_items())
+        _say(f"purged {count} dead letters")
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
+    kinds = {name: _snapshot.detect_kind(client, name, args.kind) for name in args.names}
+    before: dict[str, _snapshot.Snapshot] = {}
+    refreshes = range(args.count) if args.count else itertools.count()
+    try:
+        for refresh in refreshes:
+            if refresh:
+                time.sleep(args.interval)
+            snapshots = [_snapshot.read(client, name, kind) for name, kind in kinds.items()]
+            clock = time.strftime("%H:%M:%S", time.localtime(snapshots[0].server_time))
+            lines = [f"aiopyrq watch  {mask(url)}  {clock}  every {args.interval:g} s"]
+            for snapshot in snapshots:
+                lines += ["", *render(snapshot, before.get(snapshot.name))]
+                before[snapshot.name] = snapshot
+            if sys.stdout.isatty():
+                sys.stdout.write("\x1b[H\x1b[2J")  # clear the screen
+            _say("\n".join(lines) + "\n")
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace, extra: list[str]) -> int:
+    from aiopyrq import demo  # noqa: PLC0415 - only this command needs it
+
+    if args.url:
+        os.environ["REDIS_URL"] = args.url
+    return demo.main(extra)
+
+
+def figures(snapshot: _snapshot.Snapshot) -> dict[str, int]:
+    """The counts a snapshot shows, by label."""
+    if isinstance(snapshot, _snapshot.PoolSnapshot):
+        return {
+            "total": snapshot.total,
+            "due": snapshot.due,
+            "in flight": snapshot.in_flight,
+            "scheduled": snapshot.scheduled,
+        }
+    return {
+        "waiting": snapshot.waiting,
+        "in flight": snapshot.in_flight,
+        "dead letters": snapshot.dead,
+    }
+
+
+def render(snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None = None) -> list[str]:
+    """The lines that show a snapshot, with the changes since ``before`` if given."""
+    was = figures(before) if before is not None else {}
+    notes = {}
+    if isinstance(snapshot, _snapshot.QueueSnapshot):
+        holding = sum(1 for holder in snapshot.holders if holder.items)
+        notes = {
+            "waiting": "age of the oldest: unknown (a list keeps no times)",
+            "in flight": f"held by {counted(holding, 'consumer')}",
+        }
+    lines = [f"{snapshot.name} ({_snapshot.KIND_NAMES[snapshot.kind]})"]
+    for label, value in figures(snapshot).items():
+        change = f" ({value - was[label]:+})" if label in was else ""
+        note = f"  {notes[label]}" if label in notes else ""
+        lines.append(f"  {label:<13}{value:>8}{change}{note}")
+    if isinstance(snapshot, _snapshot.QueueSnapshot) and snapshot.holders:
+        width = max(len(holder.consumer_id) for holder in snapshot.holders)
+        lines.append(
+            f"  {'consumer':<{width}}  {'items':>6}  lease age (since its last get or heartbeat)"
+        )
+        lines += [
+            f"  {h.consumer_id:<{width}}  {h.items:>6}  {age(h.lease_age)}"
+            for h in snapshot.holders
+        ]
+    return lines
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 consumer``, ``2 consumers``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def age(seconds: float | None) -> str:
+    """A duration for people: ``42 s``, ``3 min 5 s``, ``2 h 10 min``, ``3 d 4 h``."""
+    if seconds is None:
+        return "unknown"
+    whole = max(0, round(seconds))
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"

@@ -1,0 +1,227 @@
+"""Prometheus metrics: queue figures read from Redis at each scrape, and Consumer counters.
+
+Needs the extra ``prometheus`` (``pip install 'aio-py-rq[prometheus]'``)::
+
+    from prometheus_client import REGISTRY, start_http_server
+    from aiopyrq.metrics import QueueCollector
+
+    REGISTRY.register(QueueCollector(url, ["emails"], consumers=[consumer]))
+    start_http_server(9100)
+
+Every metric has the label ``queue`` (the structure's name), except ``aiopyrq_redis_up``:
+
+==========================================  =========  ==========================================
+``aiopyrq_waiting_items``                   gauge      Queue: items waiting; Pool: items due
+``aiopyrq_in_flight_items``                 gauge      items taken and not yet acked or rejected
+``aiopyrq_oldest_in_flight_age_seconds``    gauge      Queue: seconds since the most silent
+                                                       consumer holding items renewed its lease
+``aiopyrq_consumers``                       gauge      Queue: consumers with a lease
+``aiopyrq_dead_letters``                    gauge      Queue: items in ``NAME-dead``
+``aiopyrq_pool_items``                      gauge      Pool: items in all
+``aiopyrq_redis_up``                        gauge      1 if this scrape could read Redis, else 0
+``aiopyrq_consumer_delivered_total``        counter    items handed to the handler
+``aiopyrq_consumer_acked_total``            counter    items acked after the handler succeeded
+``aiopyrq_consumer_failed_total``           counter    items whose handler raised (rejected)
+``aiopyrq_consumer_recovered_total``        counter    items of dead consumers put back (they
+                                                       are delivered again)
+``aiopyrq_consumer_handler_duration_s...``  histogram  handler call durations, seconds
+==========================================  =========  ==========================================
+
+The counters are those of the Consumers given to the collector (``Consumer.stats``), summed
+per queue: each process exposes its own, and Prometheus adds them up across processes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from aiopyrq import _snapshot
+from aiopyrq._consumer import HANDLER_BUCKETS, ConsumerStats
+from aiopyrq._pool import Pool
+from aiopyrq._unique_queue import UniqueQueue
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from prometheus_client.metrics_core import Metric
+
+    from aiopyrq._consumer import Consumer
+    from aiopyrq._queue import Queue
+
+__all__ = ["QueueCollector"]
+
+logger = logging.getLogger("aiopyrq")
+
+_TIMEOUT = 5.0  # seconds: the most one Redis command of a scrape may take
+
+_GAUGES = {
+    "waiting_items": "Queue: items waiting; Pool: items due.",
+    "in_flight_items": "Items taken and not yet acknowledged or rejected.",
+    "oldest_in_flight_age_seconds": (
+        "Seconds since the most silent consumer holding items renewed its lease."
+    ),
+    "consumers": "Consumers with a lease (their last get or heartbeat).",
+    "dead_letters": "Dead letters (max_deliveries reached).",
+    "pool_items": "Pool: items in all, due or not.",
+}
+_COUNTERS = {
+    "delivered": "Items a Consumer handed to its handler.",
+    "acked": "Items acknowledged after the handler succeeded.",
+    "failed": "Items whose handler raised: rejected (Queue) or left to ack_ttl (Pool).",
+    "recovered": "Items of dead consumers put back in the queue, to be delivered again.",
+}
+
+
+def _prometheus() -> Any:  # noqa: ANN401 - the module prometheus_client.core
+    try:
+        return importlib.import_module("prometheus_client.core")
+    except ImportError as exc:
+        msg = "aiopyrq.metrics needs prometheus-client: pip install 'aio-py-rq[prometheus]'"
+        raise ImportError(msg) from exc
+
+
+class QueueCollector:
+    """A Prometheus collector of queues' figures and of Consumers' counters.
+
+    The figures are read from Redis at each scrape, with a synchronous client of its own
+    (the collector runs in the thread of the HTTP server, not in the event loop).
+
+    Args:
+        redis_url: The Redis URL, or a ready synchronous ``redis.Redis`` client.
+        names: Queues, UniqueQueues and Pools to report; their kind is found from the types
+            of their keys (a name without any key reports an empty Queue).
+        consumers: Consumers whose counters to report; their structures are reported too.
+
+    Raises:
+        ImportError: prometheus-client is not installed (the extra ``prometheus``).
+    """
+
+    def __init__(
+        self,
+        redis_url: str | redis.Redis,
+        names: Iterable[str] = (),
+        *,
+        consumers: Iterable[Consumer] = (),
+    ) -> None:
+        """Make the collector; register it with ``registry.register(collector)``."""
+        self._core = _prometheus()
+        self.client = (
+            redis.Redis.from_url(
+                redis_url,
+                decode_responses=True,
+                socket_timeout=_TIMEOUT,
+                socket_connect_timeout=_TIMEOUT,
+            )
+            if isinstance(redis_url, str)
+            else redis_url
+        )
+        self.consumers = list(consumers)
+        structures = [
+            shard
+            for consumer in self.consumers
+            for shard in getattr(consumer.structure, "shards", [consumer.structure])
+        ]  # a ShardedQueue is read shard by shard
+        self.names = list(dict.fromkeys([*names, *(s.name for s in structures)]))
+        self._kinds = {s.name: _kind_of(s) for s in structures}
+
+    def describe(self) -> Iterator[Metric]:
+        """The metric families, without reading Redis (for ``registry.register``)."""
+        yield from self._families().values()
+
+    def collect(self) -> Iterator[Metric]:
+        """Read every queue from Redis and the Consumers' counters, for one scrape."""
+        families = self._families()
+        try:
+            snapshots = [self._read(name) for name in self.names]
+        except redis.RedisError as exc:
+            logger.warning("metrics: cannot read Redis: %s", exc)
+            families["redis_up"].add_metric([], 0)
+        else:
+            families["redis_up"].add_metric([], 1)
+            for snapshot in snapshots:
+                if snapshot is not None:
+                    _add_snapshot(families, snapshot)
+        for name, stats in self._stats_by_queue().items():
+            for counter in _COUNTERS:
+                families[counter].add_metric([name], getattr(stats, counter))
+            buckets = [
+                (str(bound), n)
+                for bound, n in zip(HANDLER_BUCKETS, stats.handler_buckets, strict=True)
+            ]
+            families["handler"].add_metric(
+                [name], [*buckets, ("+Inf", stats.handler_calls)], stats.handler_seconds
+            )
+        yield from families.values()
+
+    def _read(self, name: str) -> _snapshot.Snapshot | None:
+        kind = self._kinds.get(name)
+        try:
+            if kind is None:
+                try:
+                    kind = _snapshot.detect_kind(self.client, name)
+                except _snapshot.UnknownNameError:
+                    kind = "queue"
+            return _snapshot.read(self.client, name, kind)
+        except _snapshot.SnapshotError as exc:  # a key of the wrong type: report the others
+            logger.warning("metrics: skipping %s: %s", name, exc)
+            return None
+
+    def _stats_by_queue(self) -> dict[str, ConsumerStats]:
+        """The Consumers' counters, summed per structure name."""
+        summed: dict[str, ConsumerStats] = defaultdict(ConsumerStats)
+        for consumer in self.consumers:
+            stats, total = consumer.stats, summed[consumer.structure.name]
+            buckets = stats.handler_buckets  # read before the count: never above it
+            total.handler_calls += stats.handler_calls
+            total.handler_seconds += stats.handler_seconds
+            total.handler_buckets = [
+                a + b for a, b in zip(total.handler_buckets, buckets, strict=True)
+            ]
+            for counter in _COUNTERS:
+                setattr(total, counter, getattr(total, counter) + getattr(stats, counter))
+        return summed
+
+    def _families(self) -> dict[str, Any]:
+        core = self._core
+        families: dict[str, Any] = {
+            key: core.GaugeMetricFamily(f"aiopyrq_{key}", doc, labels=["queue"])
+            for key, doc in _GAUGES.items()
+        }
+        families["redis_up"] = core.GaugeMetricFamily(
+            "aiopyrq_redis_up", "1 if this scrape could read Redis, else 0.", labels=[]
+        )
+        for key, doc in _COUNTERS.items():
+            families[key] = core.CounterMetricFamily(
+                f"aiopyrq_consumer_{key}", doc, labels=["queue"]
+            )
+        families["handler"] = core.HistogramMetricFamily(
+            "aiopyrq_consumer_handler_duration_seconds",
+            "Durations of a Consumer's handler calls.",
+            labels=["queue"],
+        )
+        return families
+
+
+def _kind_of(structure: Queue | Pool) -> _snapshot.Kind:
+    if isinstance(structure, Pool):
+        return "pool"
+    return "unique" if isinstance(structure, UniqueQueue) else "queue"
+
+
+def _add_snapshot(families: dict[str, Any], snapshot: _snapshot.Snapshot) -> None:
+    labels = [snapshot.name]
+    if isinstance(snapshot, _snapshot.PoolSnapshot):
+        families["waiting_items"].add_metric(labels, snapshot.due)
+        families["in_flight_items"].add_metric(labels, snapshot.in_flight)
+        families["pool_items"].add_metric(labels, snapshot.total)
+        return
+    families["waiting_items"].add_metric(labels, snapshot.waiting)
+    families["in_flight_items"].add_metric(labels, snapshot.in_flight)
+    families["oldest_in_flight_age_seconds"].add_metric(labels, snapshot.oldest_lease_age or 0)
+    families["consumers"].add_metric(labels, len(snapshot.holders))
+    families["dead_letters"].add_metric(labels, snapshot.dead)

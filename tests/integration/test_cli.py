@@ -1,0 +1,477 @@
+"""The ``aiopyrq`` command run as a subprocess against real servers.
+
+Every figure printed is checked against what the keys hold; every destructive command is run
+with ``--dry-run`` first and must change nothing. Time passing is simulated by writing old
+lease stamps (HSET), never by sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from aiopyrq import Pool, Queue, UniqueQueue
+from aiopyrq.testing import RedisServer, ServerError
+
+pytestmark = pytest.mark.redis
+
+OLD = 300  # seconds: the age given to a stale consumer's lease
+SECRET = "Top-S3cret-pw"  # noqa: S105 - the test password, never to be printed
+
+
+def aiopyrq(*args: str, url: str | None = None, env: dict[str, str] | None = None):
+    """Run `python -m aiopyrq [--url URL] args...` to completion (at most 60 s)."""
+    command = [sys.executable, "-m", "aiopyrq", *(["--url", url] if url else []), *args]
+    environment = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    return subprocess.run(
+        command,
+        env={**environment, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def ok(result) -> str:
+    """The stdout of a run that succeeded, with nothing on stderr."""
+    assert (result.returncode, result.stderr) == (0, ""), result.stdout + result.stderr
+    return result.stdout
+
+
+def failed(result, code: int) -> str:
+    """The one-line stderr of a run that failed with exit code `code`, with no stdout."""
+    assert result.returncode == code, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("aiopyrq: ")
+    assert result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+def items_named(count: int, prefix: str = "item") -> list[str]:
+    return [f"{prefix}-{i}" for i in range(count)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def age_lease(queue: Queue, seconds: int = OLD) -> None:
+    """Make the consumer's last get or heartbeat look `seconds` old."""
+    now, _ = await queue.redis.time()
+    await queue.redis.hset(queue.timeouts_hash_name, queue.processing_queue_name, now - seconds)
+
+
+async def dump(client, name: str) -> dict[str, object]:
+    """Every key of the structure `name` and its content, to compare before and after."""
+    keys = sorted({name, *await client.keys(f"{name}-*")})
+    content: dict[str, object] = {}
+    for key in keys:
+        kind = await client.type(key)
+        if kind == "list":
+            content[key] = await client.lrange(key, 0, -1)
+        elif kind == "hash":
+            content[key] = await client.hgetall(key)
+        elif kind == "set":
+            content[key] = await client.smembers(key)
+        elif kind == "zset":
+            content[key] = await client.zrange(key, 0, -1, withscores=True)
+    return content
+
+
+async def busy_queue(client, name: str, cls=Queue):
+    """20 items: a stale consumer holds 5, a live one 3, 2 are dead letters, 10 wait."""
+    queue = cls(name, client, max_deliveries=1)
+    await queue.add_items(items_named(20))
+    stale, live = cls(name, client), cls(name, client, max_deliveries=1)
+    assert len(await stale.get_items(5)) == 5
+    assert len(await live.get_items(3)) == 3
+    await live.reject_items(await live.get_items(2))  # max_deliveries=1: dead at once
+    await age_lease(stale)
+    return stale, live
+
+
+async def test_stats_json_matches_the_queue(redis_server, client, name):
+    """stats --json gives waiting, each consumer's items and lease age, and dead letters."""
+    stale, live = await busy_queue(client, name)
+    now, _ = await client.time()
+
+    [stats] = json.loads(ok(aiopyrq("stats", "--json", name, url=redis_server.url)))
+
+    assert stats["name"] == name
+    assert stats["kind"] == "queue"
+    assert stats["waiting"] == await client.llen(name) == 10
+    assert stats["oldest_waiting_age"] is None  # a list keeps no times: not invented
+    assert stats["dead"] == await client.llen(f"{name}-dead") == 2
+    assert stats["in_flight"] == 8
+    consumers = {c["id"]: c for c in stats["consumers"]}
+    assert set(consumers) == {stale.client_id, live.client_id}
+    assert consumers[stale.client_id]["items"] == 5
+    assert consumers[stale.client_id]["processing_list"] == stale.processing_queue_name
+    assert consumers[live.client_id]["items"] == 3
+    assert consumers[stale.client_id]["lease"] == now - OLD
+    assert OLD <= consumers[stale.client_id]["lease_age"] <= OLD + 30
+    assert 0 <= consumers[live.client_id]["lease_age"] <= 30
+    assert stats["oldest_lease_age"] == consumers[stale.client_id]["lease_age"]
+    assert abs(stats["server_time"] - now) <= 30
+
+
+async def test_stats_text(redis_server, client, name):
+    """stats prints the counts, says the oldest waiting age is unknown, and each consumer."""
+    stale, live = await busy_queue(client, name)
+
+    output = ok(aiopyrq("stats", name, url=redis_server.url))
+
+    assert output.splitlines()[0] == f"{name} (Queue)"
+    assert re.search(r"^  waiting +10  age of the oldest: unknown", output, re.MULTILINE)
+    assert re.search(r"^  in flight +8  held by 2 consumers$", output, re.MULTILINE)
+    assert re.search(r"^  dead letters +2$", output, re.MULTILINE)
+    assert re.search(rf"^  {re.escape(stale.client_id)} +5  5 min [0-9]+ s$", output, re.MULTILINE)
+    assert re.search(rf"^  {re.escape(live.client_id)} +3  [0-9]+ s$", output, re.MULTILINE)
+
+
+async def test_stats_of_several_kinds(redis_server, client, name):
+    """One stats call reads a UniqueQueue and a Pool, each found from its keys."""
+    unique = UniqueQueue(f"{name}-u", client)
+    await unique.add_items(["a", "b", "c"])
+    await unique.get_items(1)
+    pool = Pool(f"{name}-p", client, ack_ttl=60)
+    await pool.add_items(items_named(10))
+    await pool.ack_items(await pool.get_items(3))
+    await pool.get_items(2)
+
+    output = ok(aiopyrq("stats", "--json", f"{name}-u", f"{name}-p", url=redis_server.url))
+
+    unique_stats, pool_stats = json.loads(output)
+    assert (unique_stats["kind"], unique_stats["waiting"], unique_stats["in_flight"]) == (
+        "unique",
+        2,
+        1,
+    )
+    assert pool_stats == {
+        "name": f"{name}-p",
+        "kind": "pool",
+        "server_time": pool_stats["server_time"],
+        "total": await pool.get_count(),
+        "due": await pool.get_count_to_process(),
+        "in_flight": 2,
+        "scheduled": 3,
+    }
+    assert pool_stats["due"] == 5
+    text = ok(aiopyrq("stats", f"{name}-p", url=redis_server.url))
+    assert text.split() == f"{name}-p (Pool) total 10 due 5 in flight 2 scheduled 3".split()
+
+
+async def test_a_name_without_keys(redis_server, client, name):
+    """An unknown name exits 6; with --kind it reads as empty; nothing is written either way."""
+    stderr = failed(aiopyrq("stats", name, url=redis_server.url), 6)
+    assert f"no queue or pool named {name!r}" in stderr
+
+    [stats] = json.loads(
+        ok(aiopyrq("stats", "--kind", "queue", "--json", name, url=redis_server.url))
+    )
+    assert (stats["waiting"], stats["in_flight"], stats["dead"], stats["consumers"]) == (
+        0,
+        0,
+        0,
+        [],
+    )
+    failed(aiopyrq("peek", name, url=redis_server.url), 6)
+    failed(aiopyrq("dead", "purge", name, url=redis_server.url), 6)
+    assert await client.keys(f"{name}*") == []
+
+
+async def test_wrong_types(redis_server, client, name):
+    """A key of a type no structure uses there, or a Pool given to a queue command, exits 5."""
+    await client.set(name, "a string")
+    assert "is a Redis string" in failed(aiopyrq("stats", name, url=redis_server.url), 5)
+
+    await client.delete(name)
+    await client.lpush(name, "x")
+    await client.set(f"{name}-timeouts", "not a hash")
+    assert f"{name}-timeouts" in failed(aiopyrq("stats", name, url=redis_server.url), 5)
+
+    pool = Pool(f"{name}-p", client)
+    await pool.add_items(["x"])
+    for command in (["dead", "list"], ["dead", "requeue"], ["requeue-stale"], ["drop-stale"]):
+        older = ["--older-than", "1"] if "stale" in command[0] else []
+        stderr = failed(aiopyrq(*command, f"{name}-p", *older, url=redis_server.url), 5)
+        assert f"is a Pool: {' '.join(command)} works on a Queue or UniqueQueue" in stderr
+    stderr = failed(aiopyrq("stats", "--kind", "pool", name, url=redis_server.url), 5)
+    assert "not the zset of a Pool" in stderr
+    assert await client.zrange(f"{name}-p", 0, -1) == ["x"]
+
+
+async def test_peek_shows_the_next_items_without_taking_them(redis_server, client, name):
+    """peek -n lists the next items in the order get_items hands them out, and takes none."""
+    queue = Queue(name, client)
+    await queue.add_items(items_named(10))
+
+    output = ok(aiopyrq("peek", name, "-n", "3", url=redis_server.url))
+
+    assert output.splitlines() == ["item-0", "item-1", "item-2"]
+    assert await queue.get_count() == 10
+    assert await queue.get_items(3) == ["item-0", "item-1", "item-2"]
+
+
+async def test_peek_a_pool(redis_server, client, name):
+    """peek on a Pool lists the earliest due items and whether each is due or in flight."""
+    pool = Pool(name, client, ack_ttl=30)
+    await pool.add_items(["a", "b", "c"])
+    assert await pool.get_items(1) == ["a"]
+    await pool.ack_items(await pool.get_items(1))
+
+    lines = ok(aiopyrq("peek", name, url=redis_server.url)).splitlines()
+
+    assert lines[0] == "c\tdue"
+    assert re.fullmatch(r"a\tin flight, due again in [0-9]+ s", lines[1])
+    assert re.fullmatch(r"b\tdue in 1 d [0-9]+ h", lines[2])
+    assert len(lines) == 3
+
+
+@pytest.mark.parametrize("cls", [Queue, UniqueQueue])
+async def test_requeue_stale(redis_server, client, name, cls):
+    """requeue-stale --dry-run counts the stale consumer's items; without it, puts them back."""
+    stale, live = await busy_queue(client, name, cls)
+    before = await dump(client, name)
+
+    dry = ok(
+        aiopyrq("requeue-stale", name, "--older-than", "60", "--dry-run", url=redis_server.url)
+    )
+    assert dry.splitlines()[0] == (
+        "would requeue 5 items of consumers whose lease is older than 60 s, "
+        "from 1 consumer (dry run)"
+    )
+    assert f"  {stale.client_id}  5 items, lease 5 min" in dry
+    assert live.client_id not in dry
+    assert await dump(client, name) == before
+
+    done = ok(aiopyrq("requeue-stale", name, "--older-than", "60", url=redis_server.url))
+    assert done.splitlines()[0] == "requeued 5 items of consumers whose lease is older than 60 s"
+    assert await client.exists(stale.processing_queue_name) == 0
+    assert await client.hkeys(stale.timeouts_hash_name) == [live.processing_queue_name]
+    assert await client.lrange(name, -5, -1) == items_named(5)[::-1]  # first in line again
+    waiting = await client.lrange(name, 0, -1)
+    held = await client.lrange(live.processing_queue_name, 0, -1)
+    dead = await client.lrange(f"{name}-dead", 0, -1)
+    assert sorted(waiting + held + dead) == sorted(items_named(20))  # nothing lost
+    if cls is UniqueQueue:
+        assert await client.smembers(f"{name}-unique") == set(waiting)
+
+
+async def test_drop_stale(redis_server, client, name):
+    """drop-stale --dry-run changes nothing; without it, deletes the stale consumer's items."""
+    stale, live = await busy_queue(client, name)
+    before = await dump(client, name)
+
+    dry = ok(aiopyrq("drop-stale", name, "--older-than", "60", "--dry-run", url=redis_server.url))
+    assert dry.splitlines()[0].startswith("would drop 5 items ")
+    assert await dump(client, name) == before
+
+    done = ok(aiopyrq("drop-stale", name, "--older-than", str(OLD - 60), url=redis_server.url))
+    assert done.splitlines()[0] == (
+        f"dropped 5 items of consumers whose lease is older than {OLD - 60} s"
+    )
+    assert await client.exists(stale.processing_queue_name) == 0
+    assert await client.llen(live.processing_queue_name) == 3
+    assert await client.llen(name) == 10
+
+
+async def test_dead_letters(redis_server, client, name):
+    """dead list shows the dead letters oldest first; requeue and purge, dry runs first."""
+    queue = Queue(name, client, max_deliveries=1)
+    await queue.add_items(items_named(4))
+    await queue.reject_items(await queue.get_items(3))
+    url = redis_server.url
+
+    assert ok(aiopyrq("dead", "list", name, url=url)).splitlines() == items_named(3)
+    assert ok(aiopyrq("dead", "list", name, "-n", "2", url=url)).splitlines() == items_named(2)
+    before = await dump(client, name)
+    assert ok(aiopyrq("dead", "requeue", name, "--dry-run", url=url)) == (
+        "would requeue 3 dead letters (dry run)\n"
+    )
+    assert await dump(client, name) == before
+    assert ok(aiopyrq("dead", "requeue", name, url=url)) == "requeued 3 dead letters\n"
+    assert await queue.get_dead_count() == 0
+    assert sorted(await client.lrange(name, 0, -1)) == items_named(4)
+
+    await queue.reject_items(await queue.get_items(4))
+    before = await dump(client, name)
+    assert ok(aiopyrq("dead", "purge", name, "--dry-run", url=url)) == (
+        "would purge 4 dead letters (dry run)\n"
+    )
+    assert await dump(client, name) == before
+    assert ok(aiopyrq("dead", "purge", name, url=url)) == "purged 4 dead letters\n"
+    assert await client.keys(f"{name}*") == []
+
+
+async def test_watch_refreshes_count_times(redis_server, client, name):
+    """watch --count N prints N views, each with the figures and their change since the last."""
+    queue = Queue(name, client)
+    await queue.add_items(items_named(7))
+    await queue.get_items(2)
+
+    output = ok(aiopyrq("watch", name, "--interval", "0.05", "--count", "3", url=redis_server.url))
+
+    views = output.split("aiopyrq watch  ")[1:]
+    assert len(views) == 3
+    assert "\x1b" not in output  # not a terminal: no screen clearing
+    assert views[0].startswith(f"{redis_server.url}  ")
+    assert re.search(r"^  waiting +5  ", views[0], re.MULTILINE)
+    for view in views[1:]:
+        assert re.search(r"^  waiting +5 \(\+0\)", view, re.MULTILINE)
+        assert re.search(r"^  in flight +2 \(\+0\)  held by 1 consumer$", view, re.MULTILINE)
+
+
+async def test_url_from_the_environment_or_after_the_command(redis_server, client, name):
+    """$REDIS_URL is used without --url; --url may also follow the command."""
+    await Queue(name, client).add_items(["x"])
+    by_env = aiopyrq("peek", name, env={"REDIS_URL": redis_server.url})
+    assert ok(by_env) == "x\n"
+    after = aiopyrq(
+        "peek", name, "--url", redis_server.url, env={"REDIS_URL": "redis://no.invalid:1"}
+    )
+    assert ok(after) == "x\n"
+
+
+def test_unreachable_server():
+    """A server that does not answer exits 3 with one line, the password masked."""
+    url = f"redis://ops:{SECRET}@127.0.0.1:{free_port()}/0"
+    stderr = failed(aiopyrq("stats", "q", url=url), 3)
+    assert stderr.startswith("aiopyrq: cannot reach redis://ops:***@127.0.0.1:")
+    assert SECRET not in stderr
+
+
+def test_bad_command_lines():
+    """A bad URL, a missing or negative --older-than, an unknown option: exit 2."""
+    stderr = failed(aiopyrq("stats", "q", url=f"http://ops:{SECRET}@127.0.0.1:1"), 2)
+    assert "bad URL http://ops:***@127.0.0.1:1" in stderr
+    assert SECRET not in stderr
+    for args in (
+        ["requeue-stale", "q"],
+        ["drop-stale", "q", "--older-than", "-1"],
+        ["stats", "q", "--no-such-option"],
+        ["watch", "q", "--interval", "0"],
+    ):
+        result = aiopyrq(*args, url="redis://127.0.0.1:1")
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("usage: aiopyrq")
+
+
+def test_help_documents_commands_and_exit_codes():
+    """--help lists every command and every exit code; the console script is installed."""
+    output = ok(aiopyrq("--help"))
+    for command in ("stats", "peek", "requeue-stale", "drop-stale", "dead", "watch", "demo"):
+        assert re.search(rf"^    {command}\b", output, re.MULTILINE), command
+    for code in range(7):
+        assert re.search(rf"^  {code}  \w", output, re.MULTILINE), code
+    script = Path(sys.executable).with_name("aiopyrq")
+    result = subprocess.run(
+        [script, "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ok(result) == output
+
+
+@pytest.fixture(scope="module")
+def guarded_server():
+    """A server whose default user needs a password, with an ACL user ops and a user weak."""
+    with RedisServer() as server:
+        with redis.Redis.from_url(server.url) as admin:
+            admin.execute_command("ACL", "SETUSER", "ops", "on", f">{SECRET}", "~*", "+@all")
+            admin.execute_command("ACL", "SETUSER", "weak", "on", f">{SECRET}", "-@all", "+ping")
+            admin.lpush("guarded", "x")
+            admin.config_set("requirepass", SECRET)
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("userinfo", "code"),
+    [
+        ("", 4),  # no password: NOAUTH
+        (":not-the-password@", 4),  # WRONGPASS
+        ("ops:not-the-password@", 4),
+        ("weak:" + SECRET + "@", 4),  # NOPERM
+        ("ops:" + SECRET + "@", 0),
+        (":" + SECRET + "@", 0),
+    ],
+)
+def test_credentials(guarded_server, userinfo, code):
+    """Bad credentials exit 4 with one line; good ones (ACL user or password) work; no leak."""
+    url = f"redis://{userinfo}127.0.0.1:{guarded_server.port}"
+    result = aiopyrq("peek", "guarded", url=url)
+    assert SECRET not in result.stdout + result.stderr
+    if code:
+        stderr = failed(result, code)
+        assert "authentication failed" in stderr or "no permission" in stderr
+    else:
+        assert ok(result) == "x\n"
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """A server that also listens with TLS, and its certificate: skipped if it cannot."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl to make a certificate")
+    tmp = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", tmp / "key.pem", "-out", tmp / "cert.pem", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    port = free_port()
+    server = RedisServer(
+        extra_args=[
+            "--tls-port", str(port),
+            "--tls-cert-file", str(tmp / "cert.pem"),
+            "--tls-key-file", str(tmp / "key.pem"),
+            "--tls-ca-cert-file", str(tmp / "cert.pem"),
+            "--tls-auth-clients", "no",
+        ]
+    )  # fmt: skip
+    try:
+        server.start()
+    except ServerError as exc:
+        server.cleanup()
+        if "TLS" not in str(exc):
+            raise
+        pytest.skip(f"{server.binary} is built without TLS")
+    with server:
+        yield port, tmp / "cert.pem"
+
+
+def test_tls(tls_server, name):
+    """rediss:// works with the server's CA; an unverified certificate exits 3."""
+    port, cert = tls_server
+    url = f"rediss://127.0.0.1:{port}"
+    output = ok(
+        aiopyrq("stats", "--kind", "queue", "--json", name, url=f"{url}?ssl_ca_certs={cert}")
+    )
+    assert json.loads(output)[0]["waiting"] == 0
+    stderr = failed(aiopyrq("stats", "--kind", "queue", name, url=url), 3)
+    assert "certificate verify failed" in stderr
+
+
+@pytest.mark.slow
+def test_demo(redis_server):
+    """demo runs the demo on the --url given after it, with its own options passed through."""
+    args = ["--url", redis_server.url, "--items", "30", "--consumers", "2", "--batch", "7"]
+    output = ok(aiopyrq("demo", *args))
+    assert f"server: {redis_server.url}, from REDIS_URL" in output
+    assert re.search(r"^processed\s+30 distinct items, 34 in all$", output, re.MULTILINE)
+    assert "OK: every item is accounted for" in output
+    usage = aiopyrq("demo", "--consumers", "1", url=redis_server.url)
+    assert usage.returncode == 2
+    assert "--consumers at least 2" in usage.stderr

@@ -1,0 +1,270 @@
+"""Prometheus metrics scraped over HTTP during and after a Consumer run; OpenTelemetry spans.
+
+The exporter is prometheus_client's own HTTP server on a free loopback port, in a thread;
+every figure scraped is checked against what the queue's keys hold and against the items
+the handler saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from collections import Counter
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.parser import text_string_to_metric_families
+
+from aiopyrq import Consumer, Pool, Queue
+from aiopyrq.metrics import QueueCollector
+from aiopyrq.tracing import opentelemetry_spans
+
+pytestmark = pytest.mark.redis
+
+BOUND = 10  # seconds: the bound of any wait
+
+
+async def until(condition, what: str, timeout: float = BOUND) -> None:
+    """Poll condition (sync or async) until it is true, at most timeout seconds."""
+    for _ in range(int(timeout / 0.02)):
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail(f"{what} not reached within {timeout} s")
+
+
+@pytest.fixture
+def exporter():
+    """A registry served over HTTP on a free loopback port: (registry, metrics URL)."""
+    registry = CollectorRegistry()
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        yield registry, f"http://127.0.0.1:{server.server_port}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(BOUND)
+
+
+async def scrape(url: str) -> dict[tuple[str, str], float]:
+    """GET the metrics page (in a thread): {(sample name, queue label): value}."""
+
+    def get() -> str:
+        with urllib.request.urlopen(url, timeout=BOUND) as response:  # noqa: S310 - loopback
+            return response.read().decode()
+
+    samples = {}
+    for family in text_string_to_metric_families(await asyncio.to_thread(get)):
+        for sample in family.samples:
+            labels = dict(sample.labels)
+            key = labels.pop("queue", "")
+            if "le" in labels:
+                key = f"{key} le={labels.pop('le')}"
+            samples[sample.name, key] = sample.value
+    return samples
+
+
+async def test_metrics_during_and_after_a_consumer_run(redis_server, client, name, exporter):
+    """Waiting, in flight, lease age, dead letters and the runtime counters match the queue."""
+    registry, url = exporter
+    good, bad = [f"item-{i}" for i in range(27)], ["bad-0", "bad-1", "bad-2"]
+    await Queue(name, client).add_items(good + bad)
+    other = Queue(name, client)  # a consumer that goes silent holding 2 items
+    assert await other.get_items(2) == good[:2]
+    now, _ = await client.time()
+    await client.hset(other.timeouts_hash_name, other.processing_queue_name, now - 20)
+    gate, handled = asyncio.Event(), Counter()
+
+    async def handler(item: str) -> None:
+        await gate.wait()
+        if item.startswith("bad"):
+            raise ValueError(item)
+        handled[item] += 1
+
+    queue = Queue(name, client, max_deliveries=2)  # a bad item is rejected twice, then dead
+    consumer = Consumer(
+        queue, handler, batch_size=5, concurrency=5, wait=0.2, lease_timeout=30, sweep_interval=0.2
+    )
+    registry.register(QueueCollector(redis_server.url, consumers=[consumer]))
+    task = asyncio.create_task(consumer.run(handle_signals=False))
+    try:
+        await until(lambda: consumer.stats.delivered == 5, "5 items delivered")
+        during = await scrape(url)
+        assert during["aiopyrq_redis_up", ""] == 1
+        assert during["aiopyrq_waiting_items", name] == await client.llen(name) == 23
+        assert during["aiopyrq_in_flight_items", name] == 7  # 5 here, 2 with the silent one
+        assert during["aiopyrq_consumers", name] == 2
+        assert 20 <= during["aiopyrq_oldest_in_flight_age_seconds", name] <= 20 + BOUND
+        assert during["aiopyrq_dead_letters", name] == 0
+        assert during["aiopyrq_consumer_delivered_total", name] == 5
+        assert during["aiopyrq_consumer_acked_total", name] == 0
+        assert during["aiopyrq_consumer_handler_duration_seconds_count", name] == 0
+
+        await client.hset(other.timeouts_hash_name, other.processing_queue_name, now - 100)
+        await until(lambda: consumer.stats.recovered == 2, "the silent consumer's items back")
+        gate.set()
+
+        async def done() -> bool:  # acked counts after the ack; failed before the reject
+            return consumer.stats.acked == 27 and await queue.get_dead_count() == 3
+
+        await until(done, "all done")
+        after = await scrape(url)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, BOUND)
+
+    assert handled == Counter(good)  # each good item once, the 2 recovered ones included
+    await check_after_the_run(after, client, queue, bad)
+
+    stopped = await scrape(url)  # after the run: the consumer gave its lease back
+    assert stopped["aiopyrq_consumers", name] == 0
+    assert stopped["aiopyrq_consumer_acked_total", name] == 27
+
+
+async def check_after_the_run(after, client, queue: Queue, bad: list[str]) -> None:
+    """The figures once every item is done: nothing waits or is held, the bad ones dead."""
+    name = queue.name
+    assert after["aiopyrq_waiting_items", name] == await client.llen(name) == 0
+    assert after["aiopyrq_in_flight_items", name] == 0
+    assert after["aiopyrq_dead_letters", name] == await queue.get_dead_count() == 3
+    assert sorted(await queue.get_dead_items(10)) == bad
+    # 28 waiting, the 2 recovered, the 3 bad ones again after their first reject
+    expected = {"delivered": 33, "acked": 27, "failed": 6, "recovered": 2}
+    for counter, value in expected.items():
+        assert after[f"aiopyrq_consumer_{counter}_total", name] == value, counter
+    count = after["aiopyrq_consumer_handler_duration_seconds_count", name]
+    assert count == 33
+    assert after["aiopyrq_consumer_handler_duration_seconds_sum", name] > 0
+    buckets = [v for (sample, key), v in after.items() if sample.endswith("_bucket")]
+    assert buckets == sorted(buckets)  # cumulative
+    assert after["aiopyrq_consumer_handler_duration_seconds_bucket", f"{name} le=+Inf"] == 33
+
+
+async def test_pool_and_named_queues(redis_server, client, name, exporter):
+    """Names given to the collector are read by their kind: a Pool's due, in flight, total."""
+    registry, url = exporter
+    pool = Pool(f"{name}-p", client, ack_ttl=60)
+    await pool.add_items([f"feed-{i}" for i in range(10)])
+    await pool.ack_items(await pool.get_items(3))
+    await pool.get_items(2)
+    registry.register(QueueCollector(redis_server.url, [f"{name}-p", f"{name}-empty"]))
+
+    samples = await scrape(url)
+
+    assert samples["aiopyrq_waiting_items", f"{name}-p"] == await pool.get_count_to_process() == 5
+    assert samples["aiopyrq_in_flight_items", f"{name}-p"] == 2
+    assert samples["aiopyrq_pool_items", f"{name}-p"] == await pool.get_count() == 10
+    assert samples["aiopyrq_waiting_items", f"{name}-empty"] == 0  # no key: an empty queue
+    assert samples["aiopyrq_dead_letters", f"{name}-empty"] == 0
+
+
+async def test_redis_down_still_serves_the_counters(exporter, name):
+    """With Redis unreachable a scrape succeeds: aiopyrq_redis_up is 0, no queue gauge."""
+    registry, url = exporter
+    registry.register(QueueCollector("redis://127.0.0.1:1", [name]))
+
+    samples = await scrape(url)
+
+    assert samples["aiopyrq_redis_up", ""] == 0
+    assert ("aiopyrq_waiting_items", name) not in samples
+
+
+async def test_opentelemetry_spans(client, name):
+    """get, handle, ack and reject become spans named after the queue; a raise is an error."""
+    finished = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(finished))
+    queue = Queue(name, client)
+    await queue.add_items(["a", "b", "bad"])
+
+    async def handler(item: str) -> None:
+        if item == "bad":
+            raise ValueError(item)
+
+    consumer = Consumer(
+        queue, handler, batch_size=3, concurrency=3, wait=0.1, spans=opentelemetry_spans(provider)
+    )
+    task = asyncio.create_task(consumer.run(handle_signals=False))
+    try:
+        await until(lambda: consumer.stats.acked == 2 and consumer.stats.failed >= 1, "handled")
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, BOUND)
+
+    provider.shutdown()
+    spans = finished.get_finished_spans()
+    names = Counter(span.name for span in spans)
+    assert names[f"get {name}"] >= 1
+    assert names[f"ack {name}"] >= 1
+    assert names[f"reject {name}"] >= 1
+    handles = [span for span in spans if span.name == f"handle {name}"]
+    assert len(handles) == consumer.stats.handler_calls >= 3
+    assert sum(span.status.status_code is StatusCode.ERROR for span in handles) == (
+        consumer.stats.failed
+    )
+    assert {span.kind for span in handles} == {SpanKind.CONSUMER}
+    assert {span.attributes["messaging.destination.name"] for span in spans} == {name}
+
+
+def run_python(code: str) -> str:
+    """Run code in a fresh interpreter; return its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_nothing_imported_unless_enabled():
+    """aiopyrq, its metrics, tracing, CLI and a Consumer import neither Prometheus nor OTel."""
+    output = run_python("""
+        import json, sys
+        import redis, redis.asyncio
+
+        def loaded():
+            roots = {"prometheus_client", "opentelemetry"}
+            return {module for module in sys.modules if module.split(".")[0] in roots}
+
+        before = loaded()  # redis-py 8 imports OpenTelemetry itself when it is installed
+        import aiopyrq, aiopyrq.cli, aiopyrq.metrics, aiopyrq.tracing
+        aiopyrq.Consumer(aiopyrq.Queue.from_url("q", "redis://127.0.0.1:1"), print)
+        print(json.dumps(sorted(loaded() - before)))
+    """)
+    assert json.loads(output) == []
+
+
+def test_friendly_import_errors():
+    """Without the extras, the collector and the spans say which extra to install."""
+    output = run_python("""
+        import sys
+        sys.modules["prometheus_client"] = None  # as if not installed
+        sys.modules["opentelemetry"] = None
+        from aiopyrq.metrics import QueueCollector
+        from aiopyrq.tracing import opentelemetry_spans
+
+        for make in (lambda: QueueCollector("redis://127.0.0.1:1"), opentelemetry_spans):
+            try:
+                make()
+            except ImportError as error:
+                print(error)
+    """)
+    assert output.splitlines() == [
+        "aiopyrq.metrics needs prometheus-client: pip install 'aio-py-rq[prometheus]'",
+        "aiopyrq.tracing needs OpenTelemetry: pip install 'aio-py-rq[otel]'",
+    ]
