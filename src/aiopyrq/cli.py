@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import json
 import os
-import re
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from aiopyrq import _snapshot
 from aiopyrq._keys import QueueKeys
 from aiopyrq._queue import Queue
 from aiopyrq._unique_queue import UniqueQueue
+from aiopyrq._urls import mask
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -165,16 +165,6 @@ def _connect(url: str) -> redis.Redis:
     except ValueError as exc:
         msg = f"bad URL {mask(url)}: {exc}"
         raise UsageError(msg) from exc
-
-
-def mask(url: str) -> str:
-    """The URL with its password, if any, replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return parts._replace(query=query).geturl()
 
 
 def _fail(error: Exception, url: str) -> int:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from aiopyrq import Queue
+from aiopyrq._urls import mask
 from aiopyrq.testing import RedisServer
 
 if TYPE_CHECKING:
@@ -90,9 +91,9 @@ def redis_url() -> Iterator[str]:
             with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
                 client.ping()
         except redis.RedisError as exc:
-            say(f"REDIS_URL={url} does not answer ({exc})")
+            say(f"REDIS_URL={mask(url)} does not answer ({exc})")
         else:
-            say(f"server: {url}, from REDIS_URL")
+            say(f"server: {mask(url)}, from REDIS_URL")
             yield url
             return
     with RedisServer() as server:

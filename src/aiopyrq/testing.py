@@ -117,8 +117,10 @@ def _free_port() -> int:
         return port
 
 
-def _client(host: str, port: int, timeout: float) -> redis.Redis:
-    return redis.Redis(host, port, socket_timeout=timeout, socket_connect_timeout=timeout)
+def _client(host: str, port: int, timeout: float, password: str | None = None) -> redis.Redis:
+    return redis.Redis(
+        host, port, password=password, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
 
 
 def _processed_offset(replica: dict[str, object]) -> int | None:
@@ -376,7 +378,9 @@ class RedisServer:
         return args
 
     def _client(self, timeout: float) -> redis.Redis:
-        return _client(self.host, self.port, timeout)
+        args = list(self._extra_args)
+        password = args[args.index("--requirepass") + 1] if "--requirepass" in args[:-1] else None
+        return _client(self.host, self.port, timeout, password)
 
     def _spawn_and_wait(self) -> bool:
         """Start the process; True once it answers, False (and reaped) if it exits."""

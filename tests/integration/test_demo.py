@@ -60,3 +60,12 @@ def test_demo_options(redis_server):
     assert re.search(r"^consumer-0 holds 7 items", result.stdout, re.MULTILINE)
     assert re.search(r"^processed\s+30 distinct items, 34 in all$", result.stdout, re.MULTILINE)
     assert re.search(r"^lost\s+0$", result.stdout, re.MULTILINE)
+
+
+def test_demo_never_prints_the_password_of_redis_url():
+    """A REDIS_URL that does not answer is reported with its password masked."""
+    env = {**os.environ, "REDIS_URL": "redis://alice:hunter2@127.0.0.1:1/0"}
+    result = run_demo("--items", "200", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "redis://alice:***@127.0.0.1:1/0" in result.stdout
+    assert "hunter2" not in result.stdout + result.stderr

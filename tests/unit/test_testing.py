@@ -90,3 +90,12 @@ def test_bad_server_bin(monkeypatch, tmp_path):
     monkeypatch.setenv("AIOPYRQ_SERVER_BIN", str(tmp_path / "missing"))
     with pytest.raises(ServerNotFoundError, match="AIOPYRQ_SERVER_BIN"):
         find_server_binary()
+
+
+def test_server_with_a_password_starts():
+    """A server started with --requirepass is seen as up, and refuses a client without it."""
+    with RedisServer(extra_args=["--requirepass", "secret"]) as server:
+        with redis.Redis(port=server.port, password="secret") as client:  # noqa: S106
+            assert client.ping()
+        with redis.Redis(port=server.port) as client, pytest.raises(redis.AuthenticationError):
+            client.set("x", 1)
