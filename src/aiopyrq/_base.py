@@ -196,7 +196,10 @@ class Structure:
         write: bool = True,
     ) -> Any:  # noqa: ANN401 - the script's reply
         """Run one script; after a write, wait for the replicas if asked."""
-        return (await self._write([script.call(keys, args)], write=write))[0]
+        call = script.call(keys, args)
+        if write and self._durability is not None:
+            return (await _scripts.run_all(self.redis, [call], self._durability))[0]
+        return await _scripts.run(self.redis, call)
 
     async def _write(self, calls: Sequence[_scripts.Call], *, write: bool = True) -> list[Any]:
         """Send calls in one round trip; after writes, wait for the replicas if asked."""

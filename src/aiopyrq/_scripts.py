@@ -138,7 +138,7 @@ async def run(client: Client, call: Call) -> Any:  # noqa: ANN401 - the script's
     """
     for _ in range(_RELOADS):
         try:
-            return await send(client, *call.args)
+            return await client.execute_command(*call.args)
         except NoScriptError:  # noqa: PERF203 - the rare path, after a SCRIPT FLUSH or failover
             if call.script is None:
                 raise
