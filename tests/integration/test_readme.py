@@ -18,8 +18,15 @@ EXAMPLES = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8")
 
 def test_readme_has_examples():
     """The README shows an example of each structure, the consumer runtime and replicas."""
-    assert len(EXAMPLES) == 6
-    for name in ("Queue", "UniqueQueue", "Pool", "Consumer", "NotEnoughSyncedSlavesError"):
+    assert len(EXAMPLES) == 7
+    for name in (
+        "Queue",
+        "UniqueQueue",
+        "Pool",
+        "Consumer",
+        "ShardedQueue",
+        "NotEnoughSyncedSlavesError",
+    ):
         assert any(f"import {name}" in code or f", {name}" in code for code in EXAMPLES)
 
 
