@@ -127,6 +127,8 @@ class Structure:
         self.redis: Redis | RedisCluster = redis
         self.keys = QueueKeys(self.name, cluster=isinstance(redis, RedisCluster))
         self._owns_client = False
+        encoder = redis.get_encoder()
+        self._encoding: tuple[str, str] = (encoder.encoding, encoder.encoding_errors)
         check_int(synced_slaves_count, "synced_slaves_count")
         check_int(synced_slaves_timeout, "synced_slaves_timeout", minimum=1)
         if fsync_replicas is not None:
@@ -175,6 +177,10 @@ class Structure:
     ) -> None:
         """Close what ``from_url`` opened."""
         await self.aclose()
+
+    def _pack(self, items: Sequence[Item]) -> bytes:
+        """Pack checked items for a script, encoded as this client encodes arguments."""
+        return _scripts.pack(items, *self._encoding)
 
     def _block_for(self, left: float) -> float:
         """Seconds to block in one command: what is left, within the client's socket timeout."""

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from redis.asyncio import ConnectionPool, Redis
     from redis.asyncio.cluster import RedisCluster
+    from redis.typing import EncodableT
 
     from aiopyrq._base import Item
 
@@ -102,7 +103,8 @@ class Pool(Structure):
         """Add items, due now, in one script call."""
         checked = check_items(items)
         if checked:
-            await self._script(self._add, [self.keys.queue, self.keys.wakeup], checked)
+            keys = [self.keys.queue, self.keys.wakeup]
+            await self._script(self._add, keys, [self._pack(checked)])
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Hand out up to count due items, earliest due first.
@@ -150,7 +152,8 @@ class Pool(Structure):
         """Acknowledge items handed out, in one script call; others are left as they are."""
         checked = check_items(items)
         if checked:
-            await self._script(self._ack, [self.keys.queue], [self.ack_valid_for, *checked])
+            args: list[EncodableT] = [self.ack_valid_for, self._pack(checked)]
+            await self._script(self._ack, [self.keys.queue], args)
 
     async def remove_item(self, item: Item) -> None:
         """Remove an item handed out and not acknowledged yet (processed for the last time)."""
@@ -160,7 +163,7 @@ class Pool(Structure):
         """Remove items handed out and not acknowledged yet, in one script call."""
         checked = check_items(items)
         if checked:
-            await self._script(self._remove, [self.keys.queue], checked)
+            await self._script(self._remove, [self.keys.queue], [self._pack(checked)])
 
     async def delete_item(self, item: Item) -> None:
         """Delete an item from the pool, in flight or not."""

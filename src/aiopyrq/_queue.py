@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from redis.asyncio import ConnectionPool, Redis
     from redis.asyncio.cluster import RedisCluster
+    from redis.typing import EncodableT
 
     from aiopyrq._base import Item
 
@@ -56,6 +57,7 @@ class Queue(Structure):
         ValueError: An argument is out of range.
     """
 
+    _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
     _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-3")
     _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-5")
     _requeue: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-5")
@@ -136,14 +138,14 @@ class Queue(Structure):
         await self.add_items([item])
 
     async def add_items(self, items: Iterable[Item]) -> None:
-        """Add items at the end of the queue, in their order, in one command.
+        """Add items at the end of the queue, in their order, in one script call.
 
         Raises:
             TypeError: An item is not str, bytes, int or float.
         """
         checked = check_items(items)
         if checked:
-            await self._write([_scripts.Call(("LPUSH", self.keys.queue, *checked))])
+            await self._script(self._add, [self.keys.queue], [self._pack(checked)])
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Take up to ``count`` items, oldest first, into this consumer's processing list.
@@ -208,7 +210,7 @@ class Queue(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
-            await self._script(self._ack, keys, checked)
+            await self._script(self._ack, keys, [self._pack(checked)])
 
     async def reject_item(self, item: Item) -> int:
         """Reject one item: it goes back to the front of the queue (or to the dead letters)."""
@@ -234,7 +236,8 @@ class Queue(Structure):
             self.keys.deliveries,
             self.keys.dead,
         ]
-        return int(await self._script(self._reject, keys, [self.max_deliveries or 0, *checked]))
+        args: list[EncodableT] = [self.max_deliveries or 0, self._pack(checked)]
+        return int(await self._script(self._reject, keys, args))
 
     async def delete_item(self, item: Item, count: int = 0) -> None:
         """Delete an item from the queue, as LREM: every occurrence when ``count`` is 0."""
@@ -253,7 +256,7 @@ class Queue(Structure):
             msg = f"count must be an int, not {type(count).__name__}"
             raise TypeError(msg)
         if checked:
-            await self._script(self._delete, [self.keys.queue], [count, *checked])
+            await self._script(self._delete, [self.keys.queue], [count, self._pack(checked)])
 
     async def re_enqueue_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
         """Put back in the queue the items of consumers whose lease is older than timeout.
@@ -370,7 +373,7 @@ class Queue(Structure):
         if items is not None and not checked:
             return 0
         keys = [*self._queue_keys(), self.keys.dead, self.keys.deliveries]
-        return int(await self._script(self._revive, keys, checked))
+        return int(await self._script(self._revive, keys, [self._pack(checked)]))
 
     async def purge_dead_items(self) -> int:
         """Delete every dead letter.

@@ -28,7 +28,7 @@ class UniqueQueue(Queue):
     _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-6")
     _requeue: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-6")
     _revive: ClassVar[_scripts.Script] = _scripts.load("unique_revive-4")
-    _add: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")
+    _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")
     _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-2")
 
     @property
@@ -52,7 +52,7 @@ class UniqueQueue(Queue):
         """
         checked = check_items(items)
         if checked:
-            await self._script(self._add, self._queue_keys(), checked)
+            await self._script(self._add_unique, self._queue_keys(), [self._pack(checked)])
 
     async def delete_item(self, item: Item) -> None:  # type: ignore[override]
         """Delete an item from the queue."""
@@ -62,4 +62,4 @@ class UniqueQueue(Queue):
         """Delete items from the queue in one script call."""
         checked = check_items(items)
         if checked:
-            await self._script(self._delete_unique, self._queue_keys(), checked)
+            await self._script(self._delete_unique, self._queue_keys(), [self._pack(checked)])

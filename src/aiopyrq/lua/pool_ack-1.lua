@@ -6,7 +6,7 @@
   Input:
     KEYS[1] pool sorted set
     ARGV[1] ack_valid_for: seconds until an acknowledged item is due again
-    ARGV[2..] the items
+    ARGV[2] the items, packed: a msgpack array of strings
 
   Output:
     how many items were acknowledged
@@ -16,6 +16,6 @@ local rcall = redis.call
 --- @include "includes/in_flight"
 --- @include "includes/zadd"
 
-local acked = in_flight(KEYS[1], ARGV, 2)
+local acked = in_flight(KEYS[1], cmsgpack.unpack(ARGV[2]))
 zadd_all(KEYS[1], now_seconds() + tonumber(ARGV[1]), acked)
 return #acked

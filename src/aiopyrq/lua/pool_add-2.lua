@@ -5,7 +5,7 @@
   Input:
     KEYS[1] pool sorted set (item -> unix time it is due)
     KEYS[2] wake-up list: one token that a waiting get blocks on (BLPOP)
-    ARGV    the items
+    ARGV[1] the items, packed: a msgpack array of strings
 
   Output:
     how many items were new to the pool
@@ -14,7 +14,7 @@ local rcall = redis.call
 --- @include "includes/now"
 --- @include "includes/zadd"
 
-local added = zadd_all(KEYS[1], now_seconds(), ARGV)
+local added = zadd_all(KEYS[1], now_seconds(), cmsgpack.unpack(ARGV[1]))
 rcall('LPUSH', KEYS[2], 1)
 rcall('LTRIM', KEYS[2], 0, 0)
 rcall('PEXPIRE', KEYS[2], 60000)

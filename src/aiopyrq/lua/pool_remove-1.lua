@@ -4,7 +4,7 @@
 
   Input:
     KEYS[1] pool sorted set
-    ARGV    the items
+    ARGV[1] the items, packed: a msgpack array of strings
 
   Output:
     how many items were removed
@@ -12,7 +12,7 @@
 local rcall = redis.call
 --- @include "includes/in_flight"
 
-local removed = in_flight(KEYS[1], ARGV, 1)
+local removed = in_flight(KEYS[1], cmsgpack.unpack(ARGV[1]))
 for i = 1, #removed, 1000 do
   rcall('ZREM', KEYS[1], unpack(removed, i, math.min(i + 999, #removed)))
 end

@@ -7,7 +7,7 @@
     KEYS[1] this consumer's processing list
     KEYS[2] timeouts hash
     KEYS[3] deliveries hash (item -> failed deliveries)
-    ARGV    the items
+    ARGV[1] the items, packed: a msgpack array of strings
 
   Output:
     how many items were removed
@@ -17,7 +17,7 @@ local rcall = redis.call
 --- @include "includes/lease"
 --- @include "includes/deliveries"
 
-local taken, removed = list_remove(KEYS[1], ARGV, -1)
+local taken, removed = list_remove(KEYS[1], cmsgpack.unpack(ARGV[1]), -1)
 forget_deliveries(KEYS[3], taken)
 release_if_empty(KEYS[2], KEYS[1])
 return removed

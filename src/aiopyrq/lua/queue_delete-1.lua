@@ -5,7 +5,7 @@
     KEYS[1] queue list
     ARGV[1] occurrences to delete per item, as LREM's count (0: every one,
             > 0: the newest first, < 0: the oldest first)
-    ARGV[2..] the items
+    ARGV[2] the items, packed: a msgpack array of strings
 
   Output:
     how many occurrences were deleted
@@ -13,7 +13,5 @@
 local rcall = redis.call
 --- @include "includes/list_remove"
 
-local per = tonumber(ARGV[1])
-table.remove(ARGV, 1)
-local _, removed = list_remove(KEYS[1], ARGV, per)
+local _, removed = list_remove(KEYS[1], cmsgpack.unpack(ARGV[2]), tonumber(ARGV[1]))
 return removed

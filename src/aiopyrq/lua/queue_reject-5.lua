@@ -1,6 +1,6 @@
 --[[
   Rejects a batch: the items still held in the processing list go back to the
-  front of the queue, in the batch's order (ARGV[2] is taken next); with dead
+  front of the queue, in the batch's order (the first is taken next); with dead
   letters on, an item rejected or recovered ARGV[1] times goes to the
   dead-letter list instead.
 
@@ -11,7 +11,7 @@
     KEYS[4] deliveries hash (item -> failed deliveries)
     KEYS[5] dead-letter list
     ARGV[1] max_deliveries; 0: no dead letters
-    ARGV[2..] the items
+    ARGV[2] the items, packed: a msgpack array of strings
 
   Output:
     how many items went to the dead-letter list
@@ -21,8 +21,8 @@ local rcall = redis.call
 --- @include "includes/lease"
 --- @include "includes/deliveries"
 
-local max = tonumber(table.remove(ARGV, 1))
-local taken = list_remove(KEYS[2], ARGV, -1)
+local max = tonumber(ARGV[1])
+local taken = list_remove(KEYS[2], cmsgpack.unpack(ARGV[2]), -1)
 local alive = count_failures(KEYS[4], KEYS[5], taken, max)
 local back = {}
 for i = #alive, 1, -1 do

@@ -6,7 +6,8 @@
     KEYS[1] queue list
     KEYS[2] dead-letter list
     KEYS[3] deliveries hash
-    ARGV    the dead items to move, each once; none: every dead item
+    ARGV[1] the dead items to move, each once, packed: a msgpack array of
+            strings; an empty array: every dead item
 
   Output:
     how many items were moved
@@ -15,7 +16,7 @@ local rcall = redis.call
 --- @include "includes/list_remove"
 --- @include "includes/deliveries"
 
-local items = ARGV
+local items = cmsgpack.unpack(ARGV[1])
 if #items == 0 then
   items = rcall('LRANGE', KEYS[2], 0, -1)
   rcall('DEL', KEYS[2])

@@ -4,7 +4,7 @@
   Input:
     KEYS[1] queue list
     KEYS[2] set of the items waiting in the queue
-    ARGV    the items
+    ARGV[1] the items, packed: a msgpack array of strings
 
   Output:
     how many items were deleted
@@ -13,7 +13,7 @@ local rcall = redis.call
 --- @include "includes/list_remove"
 
 local waiting = {}
-for _, item in ipairs(ARGV) do
+for _, item in ipairs(cmsgpack.unpack(ARGV[1])) do
   if rcall('SREM', KEYS[2], item) == 1 then
     waiting[#waiting + 1] = item
   end

@@ -10,7 +10,7 @@
     KEYS[5] deliveries hash (item -> failed deliveries)
     KEYS[6] dead-letter list
     ARGV[1] max_deliveries; 0: no dead letters
-    ARGV[2..] the items
+    ARGV[2] the items, packed: a msgpack array of strings
 
   Output:
     how many items went to the dead-letter list
@@ -20,8 +20,8 @@ local rcall = redis.call
 --- @include "includes/lease"
 --- @include "includes/deliveries"
 
-local max = tonumber(table.remove(ARGV, 1))
-local taken = list_remove(KEYS[3], ARGV, -1)
+local max = tonumber(ARGV[1])
+local taken = list_remove(KEYS[3], cmsgpack.unpack(ARGV[2]), -1)
 local alive = count_failures(KEYS[5], KEYS[6], taken, max)
 local back = {}
 for i = #alive, 1, -1 do

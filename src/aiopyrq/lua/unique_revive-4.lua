@@ -7,7 +7,8 @@
     KEYS[2] set of the items waiting in the queue
     KEYS[3] dead-letter list
     KEYS[4] deliveries hash
-    ARGV    the dead items to move, each once; none: every dead item
+    ARGV[1] the dead items to move, each once, packed: a msgpack array of
+            strings; an empty array: every dead item
 
   Output:
     how many items were queued
@@ -16,7 +17,7 @@ local rcall = redis.call
 --- @include "includes/list_remove"
 --- @include "includes/deliveries"
 
-local items = ARGV
+local items = cmsgpack.unpack(ARGV[1])
 if #items == 0 then
   items = rcall('LRANGE', KEYS[3], 0, -1)
   rcall('DEL', KEYS[3])

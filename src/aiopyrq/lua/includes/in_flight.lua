@@ -3,11 +3,10 @@
   (.1): the time it comes back if nobody acknowledges it.
 ]]
 
--- The distinct items of items[first..] that are in flight, in their order.
-local function in_flight(pool, items, first)
+-- The distinct items that are in flight, in their order.
+local function in_flight(pool, items)
   local found, seen = {}, {}
-  for i = first, #items do
-    local item = items[i]
+  for _, item in ipairs(items) do
     if not seen[item] then
       seen[item] = true
       local score = rcall('ZSCORE', pool, item)
