@@ -167,7 +167,7 @@ async def run(client: Client, call: Call) -> Any:  # noqa: ANN401 - the script's
         except NoScriptError:  # noqa: PERF203 - the rare path, after a SCRIPT FLUSH or failover
             if call.script is None:
                 raise
-            await send(client, "SCRIPT", "LOAD", call.script.source)
+            await send(client, "SCRIPT LOAD", call.script.source)
     return await send(client, *call.args)
 
 
@@ -205,7 +205,7 @@ async def run_all(
             break
         for script in {calls[i].script for i in pending}:
             if script is not None:
-                await send(client, "SCRIPT", "LOAD", script.source)
+                await send(client, "SCRIPT LOAD", script.source)
     return replies
 
 
