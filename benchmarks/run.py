@@ -1,8 +1,11 @@
 """Benchmark this library against the original aio-py-rq 4.1.0 and raw Redis Streams.
 
 ``make bench`` (``BENCH_ARGS="--quick"`` for a smoke run). One throwaway server; every
-workload runs in fresh subprocesses on fresh keys, targets interleaved over the rounds. Writes
-``results/latest.json`` and ``results/latest.md`` and prints the table. See README.md.
+workload runs in fresh subprocesses on fresh keys, targets interleaved over the rounds. Also
+this library's own measures: the Consumer runtime's latency, the recovery of a killed
+Consumer's items, and a ShardedQueue's Redis CPU per master on throwaway clusters of 1 and 3
+masters. Writes ``results/latest.json`` and ``results/latest.md`` and prints the table. See
+README.md.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import argparse
 import asyncio
 import contextlib
 import importlib.metadata
+import importlib.resources
 import itertools
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -25,7 +30,8 @@ from typing import Any
 
 import redis
 
-from aiopyrq.testing import RedisServer
+from aiopyrq import _scripts
+from aiopyrq.testing import ClusterServers, RedisServer
 
 HERE = Path(__file__).resolve().parent
 WORKLOAD = HERE / "workload.py"
@@ -37,6 +43,9 @@ CONFIGS = {  # name: (consumer processes, 0 = all in one process; items per get 
     "2 consumer processes": (2, 100),
     "one at a time": (0, 1),
 }
+MEASURES = ("throughput", "idle", "consumer", "recovery", "cluster")
+CLUSTER_MASTERS = (1, 3)
+POLL = 0.01  # seconds between two looks at the killed consumer's processing list
 
 
 class BenchmarkError(Exception):
@@ -92,6 +101,12 @@ class Server:
             time.sleep(0.01)
         return int(info["used_memory"])
 
+    def load_scripts(self) -> None:
+        """Load every script of this library, so that no NOSCRIPT reload falls in a window."""
+        for path in (importlib.resources.files("aiopyrq") / "lua").iterdir():
+            if path.name.endswith(".lua"):
+                self.client.script_load(_scripts.load(path.name.removesuffix(".lua")).source)
+
     def key_bytes(self, prefix: str) -> int:
         """Exact memory of a workload's keys (MEMORY USAGE with every element sampled)."""
         keys = self.client.scan_iter(match=f"{prefix}*", count=1000)
@@ -103,47 +118,56 @@ class Server:
             self.client.unlink(key)
 
 
+async def spawn(python: str, args: list[str]) -> asyncio.subprocess.Process:
+    """Start one workload process, its stdin and stdout piped to us."""
+    return await asyncio.create_subprocess_exec(
+        python, str(WORKLOAD), *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=1 << 26
+    )
+
+
 async def run_processes(
-    server: Server, target: Target, args: list[list[str]]
+    servers: list[Server], target: Target, args: list[list[str]]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run workload processes; the first adds, the others are told ``done`` when it finished.
 
     Returns:
-        Each process's JSON result, and the window: go time, Redis CPU and calls between go
-        and the last result.
+        Each process's JSON result, and the window: go time, Redis CPU (in all and per
+        server) and calls between go and the last result.
     """
-    procs = [
-        await asyncio.create_subprocess_exec(
-            target.python, str(WORKLOAD), *a, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            limit=1 << 26,
-        )
-        for a in args
-    ]  # fmt: skip
+    procs = [await spawn(target.python, a) for a in args]
     try:
         for proc in procs:
             await expect(proc, "ready")
-        before, t_go = server.counters(), time.time()
+        before, t_go = [server.counters() for server in servers], time.time()
         for proc in procs:
             await say(proc, "go")
         results = [json.loads(await expect(procs[0]))]
         for proc in procs[1:]:
             await say(proc, "done")
         results += [json.loads(await expect(proc)) for proc in procs[1:]]
-        after = server.counters()
+        after = [server.counters() for server in servers]
         for proc in procs:
             if await asyncio.wait_for(proc.wait(), TIMEOUT):
                 msg = f"{target.name}: {args} exited with {proc.returncode}"
                 raise BenchmarkError(msg)
     finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-    deltas = {
-        cmd: after[cmd] - before.get(cmd, 0) for cmd in after if after[cmd] != before.get(cmd)
-    }
-    cpu = deltas.pop("_cpu", 0.0)
-    return results, {"t_go": t_go, "cpu_s": cpu, "calls": sum(deltas.values()), "commands": deltas}
+        await reap(procs)
+    deltas = [
+        {cmd: new[cmd] - old.get(cmd, 0) for cmd in new if new[cmd] != old.get(cmd)}
+        for old, new in zip(before, after, strict=True)
+    ]
+    cpus = [delta.pop("_cpu", 0.0) for delta in deltas]
+    commands = {cmd: sum(delta.get(cmd, 0) for delta in deltas) for cmd in set().union(*deltas)}
+    window = {"t_go": t_go, "cpu_s": sum(cpus), "server_cpu_s": cpus}
+    return results, window | {"calls": sum(commands.values()), "commands": commands}
+
+
+async def reap(procs: list[asyncio.subprocess.Process]) -> None:
+    """Kill the workload processes still running."""
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 async def expect(proc: asyncio.subprocess.Process, wanted: str | None = None) -> str:
@@ -193,7 +217,7 @@ class Bench:
         common += ["--name", f"{prefix}q"]
         before = self.server.used_memory()
         try:
-            results, window = await run_processes(self.server, target, [a + common for a in args])
+            results, window = await run_processes([self.server], target, [a + common for a in args])
             window["memory"] = self.server.used_memory() - before
             window["key_bytes"] = self.server.key_bytes(prefix)
         finally:
@@ -234,11 +258,14 @@ class Bench:
             "empty_gets": sum(r["empty_gets"] for r in results), "commands": window["commands"],
         })  # fmt: skip
 
-    async def latency(self, rnd: int, structure: str, target: Target) -> None:
-        """One item every 5 ms to an idle consumer."""
+    async def latency(
+        self, rnd: int, structure: str, target: Target, *, runtime: bool = False
+    ) -> None:
+        """One item every 5 ms to an idle consumer (with runtime: an aiopyrq.Consumer)."""
         items = self.opts.latency_items
         args = ["latency", "--items", str(items), "--idle", str(self.opts.idle)]
         args += ["--poll-interval", str(self.opts.poll_interval)]
+        args += ["--consumer"] if runtime else []
         results, window = await self.workload(target, structure, [args])
         result = results[0]
         check_ids(f"{target.name} {structure} latency", result["received"], items)
@@ -262,17 +289,139 @@ class Bench:
             "used_memory_per_item": window["memory"] / items,
         })  # fmt: skip
 
+    async def recovery(self, rnd: int, target: Target) -> None:
+        """SIGKILL a Consumer holding a batch; time until a live Consumer's reaper gave it back.
+
+        The survivor starts once the victim holds the whole batch, and runs 1-2 s (random)
+        before the kill, so that the kill falls anywhere in the heartbeat and sweep cycles.
+        """
+        items = self.opts.recovery_items
+        self.runs += 1
+        prefix = f"bench:{self.runs}:"
+        run = ["recovery", "--items", str(items), "--url", self.server.url, "--name", f"{prefix}q"]
+        run += ["--lease-timeout", str(self.opts.lease_timeout)]
+        run += ["--sweep-interval", str(self.opts.sweep_interval)]
+        procs = [await spawn(target.python, [*run, "--role", "victim"])]
+        try:
+            holding = json.loads(await expect(procs[0]))
+            check_ids("recovery: the victim's batch", holding["holding"], items)
+            procs.append(await spawn(target.python, [*run, "--role", "survivor"]))
+            await expect(procs[1], "ready")
+            await asyncio.sleep(random.uniform(1.0, 2.0))  # noqa: S311 - not cryptography
+            if self.server.client.llen(holding["processing"]) != items:
+                msg = "recovery: items were taken from the live victim"
+                raise BenchmarkError(msg)
+            t_kill = time.time()
+            procs[0].kill()  # SIGKILL
+            back = await self.gone(holding["processing"], t_kill)
+            result = json.loads(await expect(procs[1]))
+            check_ids("recovery: the survivor", result["received"], items)
+        finally:
+            await reap(procs)
+            self.server.delete(prefix)
+        self.add({
+            "measure": "recovery", "round": rnd, "items": items, "back_s": back,
+            "handled_s": result["t_handled"] - t_kill, "recovered": result["recovered"],
+            "lease_timeout": self.opts.lease_timeout, "sweep_interval": self.opts.sweep_interval,
+            "bound_s": self.bound(),
+        })  # fmt: skip
+
+    def bound(self) -> float:
+        """The longest recovery in theory: the lease's age is counted in whole seconds."""
+        return self.opts.lease_timeout + self.opts.sweep_interval + 1
+
+    async def gone(self, key: str, since: float) -> float:
+        """Poll until key is gone (every 10 ms, bounded); return the seconds since since."""
+        limit = 10 * self.bound()
+        while self.server.client.exists(key):
+            if time.time() - since > limit:
+                msg = f"recovery: {key} still there {limit} s after the kill"
+                raise BenchmarkError(msg)
+            await asyncio.sleep(POLL)
+        return time.time() - since
+
+    async def cluster(self, rnd: int, masters: int, target: Target) -> None:
+        """Producer and consumers over a ShardedQueue on a fresh cluster; each master's CPU."""
+        items, shards = self.opts.cluster_items, self.opts.shards
+        processes, batch = CONFIGS["2 consumer processes"]
+        with ClusterServers(masters=masters, replicas=0) as deployment:
+            servers = [Server(master) for master in deployment.masters]
+            for server in servers:
+                server.load_scripts()
+            name, placement = spread_shards(deployment, shards)
+            run = ["throughput", "--items", str(items), "--get-batch", str(batch), "--cluster"]
+            run += ["--structure", "sharded", "--shards", str(shards), "--name", name]
+            run += ["--url", deployment.url]
+            args = [[*run, "--role", "producer"]]
+            args += [[*run, "--tasks", str(self.opts.tasks), "--role", "consumer"]] * processes
+            before = [server.counters()["_cpu"] for server in servers]
+            await asyncio.sleep(1.0)  # the masters' own CPU use, when idle, over 1 s
+            idle = [s.counters()["_cpu"] - cpu for s, cpu in zip(servers, before, strict=True)]
+            results, window = await run_processes(servers, target, args)
+            for server in servers:
+                server.client.close()
+        check_ids(
+            f"cluster of {masters} masters",
+            list(itertools.chain(*(r["received"] for r in results))),
+            items,
+        )
+        elapsed = max(r["t_last"] for r in results) - window["t_go"]
+        per_master = [1e6 * cpu / items for cpu in window["server_cpu_s"]]
+        self.add({
+            "measure": "cluster", "round": rnd, "masters": masters, "shards": shards,
+            "shards_per_master": placement, "items": items, "items_per_s": items / elapsed,
+            "redis_cpu_us": sum(per_master), "master_cpu_us": per_master,
+            "busiest_cpu_us": max(per_master),
+            "shares": [cpu / sum(per_master) for cpu in per_master],
+            "idle_cpu_us_per_s": [1e6 * cpu for cpu in idle],
+            "calls": window["calls"] / items, "commands": window["commands"],
+        })  # fmt: skip
+
     async def run(self, targets: list[Target]) -> None:
         """All measures, rounds outermost, the target order rotated each round."""
+        measures = self.opts.measures
         for rnd in range(self.opts.rounds):
             order = targets[rnd % len(targets) :] + targets[: rnd % len(targets)]
             cases = [(t, s) for s in STRUCTURES for t in order if t.kind == "lib" or s == "queue"]
-            for config in CONFIGS:
+            for config in CONFIGS if "throughput" in measures else ():
                 for target, structure in cases:
                     await self.throughput(rnd, config, structure, target)
             for target, structure in cases:
-                await self.latency(rnd, structure, target)
-                await self.memory(rnd, structure, target)
+                if "idle" in measures:
+                    await self.latency(rnd, structure, target)
+                    await self.memory(rnd, structure, target)
+                if "consumer" in measures and target.name == "aiopyrq":
+                    await self.latency(rnd, structure, target, runtime=True)
+            for target in order:
+                if target.name == "aiopyrq":
+                    await self.ours_only(rnd, target)
+
+    async def ours_only(self, rnd: int, target: Target) -> None:
+        """This library's recovery and cluster measures, for one round."""
+        if "recovery" in self.opts.measures:
+            for _ in range(self.opts.kills):
+                await self.recovery(rnd, target)
+        if "cluster" in self.opts.measures:
+            for masters in CLUSTER_MASTERS[rnd % 2 :] + CLUSTER_MASTERS[: rnd % 2]:
+                await self.cluster(rnd, masters, target)
+
+
+def spread_shards(deployment: ClusterServers, shards: int) -> tuple[str, list[int]]:
+    """A fresh queue name whose shards the masters serve evenly (within one shard).
+
+    Returns:
+        The name, and how many shards each master serves.
+    """
+    masters = deployment.masters
+    for attempt in range(10_000):
+        name = f"bench:sharded:{attempt}"
+        placement = [0] * len(masters)
+        for i in range(shards):  # the shard's keys are {name:i}...
+            placement[masters.index(deployment.master_of(f"{{{name}:{i}}}"))] += 1
+        if max(placement) - min(placement) <= 1:
+            return name, placement
+    msg = f"no name spreads {shards} shards over {len(masters)} masters"
+    raise BenchmarkError(msg)
 
 
 def spread(values: list[float], digits: int = 1) -> str:
@@ -288,12 +437,12 @@ class Report:
         """Tabulate these samples, targets in this order."""
         self.samples, self.targets = samples, targets
 
-    def values(self, measure: str, key: str, **where: str) -> list[Any]:
+    def values(self, measure: str, key: str, **where: object) -> list[Any]:
         """The values of key over the rounds, in the samples that match."""
         rows = [s for s in self.samples if s["measure"] == measure]
         return [s[key] for s in rows if all(s.get(k) == v for k, v in where.items())]
 
-    def median(self, measure: str, key: str, **where: str) -> float:
+    def median(self, measure: str, key: str, **where: object) -> float:
         """The median over the rounds."""
         return float(statistics.median(self.values(measure, key, **where)))
 
@@ -340,27 +489,92 @@ class Report:
             "|---|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for structure, target in itertools.product(STRUCTURES, self.targets):
-            where = {"structure": structure, "target": target}
-            p99 = self.values("latency", "p99_ms", **where)
-            if not p99:
+            modes = self.values("latency", "mode", structure=structure, target=target)
+            for mode in dict.fromkeys(modes):  # the library's own get, then its Consumer
+                where = {"structure": structure, "target": target, "mode": mode}
+                lines.append(
+                    f"| {structure} | {target} | {mode} "
+                    f"| {self.median('latency', 'p50_ms', **where):.2f} "
+                    f"| {spread(self.values('latency', 'p99_ms', **where), 2)} "
+                    f"| {self.median('latency', 'calls', **where):.2f} "
+                    f"| {self.median('latency', 'idle_calls_per_s', **where):.1f} "
+                    f"| {self.memory(structure, target) if mode != 'Consumer' else '– | –'} |"
+                )
+        return lines
+
+    def memory(self, structure: str, target: str) -> str:
+        """The bytes/item and × original cells."""
+        memory = self.values("memory", "bytes_per_item", structure=structure, target=target)
+        if not memory:
+            return "– | –"
+        original = self.values("memory", "bytes_per_item", structure=structure, target="original")
+        return f"{statistics.median(memory):.1f} | {self.ratio(memory, original)}"
+
+    def recovery(self) -> list[str]:
+        """One row: the time from the SIGKILL to the items back, over every kill."""
+        back = self.values("recovery", "back_s")
+        if not back:
+            return []
+        handled = self.values("recovery", "handled_s")
+        first = next(s for s in self.samples if s["measure"] == "recovery")
+        return [
+            (
+                "| Consumer settings | kills | items held | back in the queue: median s | max s "
+                "| handled by the survivor: median s | max s | bound s |"
+            ),
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            (
+                f"| lease_timeout={first['lease_timeout']}, "
+                f"sweep_interval={first['sweep_interval']:g} | {len(back)} | {first['items']} "
+                f"| {statistics.median(back):.2f} | {max(back):.2f} "
+                f"| {statistics.median(handled):.2f} | {max(handled):.2f} "
+                f"| {first['bound_s']:g} |"
+            ),
+        ]
+
+    def cluster(self) -> list[str]:
+        """One row per number of masters: the Redis CPU per item, in all and per master."""
+        lines = [
+            (
+                "| masters | shards per master | items/s | Redis CPU µs/item, all masters "
+                "| busiest master µs/item | × 1 master | share per master "
+                "| Redis calls/item | busiest master's limit, items/s |"
+            ),
+            "|---:|---|---:|---:|---:|---:|---|---:|---:|",
+        ]
+        one = self.values("cluster", "busiest_cpu_us", masters=1)
+        for masters in CLUSTER_MASTERS:
+            busiest = self.values("cluster", "busiest_cpu_us", masters=masters)
+            if not busiest:
                 continue
-            memory = self.values("memory", "bytes_per_item", **where)
-            original = self.values("memory", "bytes_per_item", **where | {"target": "original"})
+            shares = self.values("cluster", "shares", masters=masters)
+            share = " · ".join(
+                f"{statistics.median(s[i] for s in shares):.0%}" for i in range(masters)
+            )
+            placement = self.values("cluster", "shards_per_master", masters=masters)[0]
             lines.append(
-                f"| {structure} | {target} | {self.values('latency', 'mode', **where)[0]} "
-                f"| {self.median('latency', 'p50_ms', **where):.2f} | {spread(p99, 2)} "
-                f"| {self.median('latency', 'calls', **where):.2f} "
-                f"| {self.median('latency', 'idle_calls_per_s', **where):.1f} "
-                f"| {statistics.median(memory):.1f} | {self.ratio(memory, original)} |"
+                f"| {masters} | {' · '.join(map(str, placement))} "
+                f"| {spread(self.values('cluster', 'items_per_s', masters=masters), 0)} "
+                f"| {self.median('cluster', 'redis_cpu_us', masters=masters):.2f} "
+                f"| {spread(busiest, 2)} | {self.ratio(busiest, one)} | {share} "
+                f"| {self.median('cluster', 'calls', masters=masters):.2f} "
+                f"| {1e6 / statistics.median(busiest):,.0f} |"
             )
         return lines
 
     def markdown(self, header: str) -> str:
-        """The header, then both tables."""
-        lines = [header, "", "### Throughput (batches of 100; one at a time: get 1, ack 1)", ""]
-        lines += self.throughput()
-        lines += ["", "### Idle consumer: delivery latency; memory per waiting item", ""]
-        return "\n".join(lines + self.idle()) + "\n"
+        """The header, then the tables of the measures that ran."""
+        sections = {
+            "Throughput (batches of 100; one at a time: get 1, ack 1)": self.throughput(),
+            "Idle consumer: delivery latency; memory per waiting item": self.idle(),
+            "Recovery of a SIGKILLed Consumer's batch": self.recovery(),
+            "ShardedQueue on a Redis Cluster: Redis CPU per master": self.cluster(),
+        }
+        lines = [header]
+        for title, table in sections.items():
+            if table[2:]:  # rows under the header
+                lines += ["", f"### {title}", "", *table]
+        return "\n".join(lines) + "\n"
 
 
 def machine(server: Server, versions: dict[str, str]) -> dict[str, str]:
@@ -392,10 +606,21 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--poll-interval", type=float, default=0.01, help="latency, poll mode")
     parser.add_argument("--idle", type=float, default=1.0, help="latency: idle seconds counted")
     parser.add_argument("--targets", default="aiopyrq,original,streams")
+    parser.add_argument("--measures", default=",".join(MEASURES), help="any of the default")
+    parser.add_argument("--kills", type=int, default=2, help="recovery: kills per round")
+    parser.add_argument("--recovery-items", type=int, default=100, help="the killed batch")
+    parser.add_argument("--lease-timeout", type=int, default=1, help="recovery: seconds")
+    parser.add_argument("--sweep-interval", type=float, default=1.0, help="recovery: seconds")
+    parser.add_argument("--cluster-items", type=int, default=50_000)
+    parser.add_argument("--shards", type=int, default=3, help="cluster: ShardedQueue shards")
     opts = parser.parse_args()
+    opts.measures = opts.measures.split(",")
+    if unknown := set(opts.measures) - set(MEASURES):
+        parser.error(f"unknown measures: {', '.join(sorted(unknown))}")
     if opts.quick:
         opts.rounds, opts.items, opts.single_items = 1, 1_000, 100
         opts.latency_items, opts.memory_items, opts.idle = 20, 2_000, 0.2
+        opts.kills, opts.recovery_items, opts.cluster_items = 1, 20, 1_000
     return opts
 
 
@@ -423,7 +648,10 @@ def main() -> None:
             f"Measured {time.strftime('%Y-%m-%d')}: {opts.rounds} rounds in {minutes:.1f} min; "
             f"{opts.items:,} items per workload ({opts.single_items:,} one at a time), "
             f"{opts.tasks} consumer tasks per process; latency {opts.latency_items} items, "
-            f"memory {opts.memory_items:,} items."
+            f"memory {opts.memory_items:,} items. Consumer latency: wait=1, other options "
+            f"default; recovery: {opts.kills} kills per round of a Consumer holding "
+            f"{opts.recovery_items} items; cluster: {opts.cluster_items:,} items through a "
+            f"ShardedQueue of {opts.shards} shards."
         ),
         "",
         *[f"- {key}: {value}" for key, value in about.items()],
@@ -431,7 +659,7 @@ def main() -> None:
     table = Report(bench.samples, [t.name for t in targets]).markdown(header)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    stem = "quick" if opts.quick else "latest"
+    stem = "quick" if opts.quick else "latest" if opts.measures == list(MEASURES) else "partial"
     settings = {k: v for k, v in vars(opts).items() if k != "targets"} | {"targets": wanted}
     result = {"machine": about, "settings": settings, "samples": bench.samples}
     (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -5,8 +5,10 @@ both import as ``aiopyrq`` with the same API. Protocol with ``run.py``: print ``
 connected, wait for ``go`` on stdin, run, print one JSON line. A consumer process of a
 multi-process run also learns from stdin (``done``) that the producer has finished.
 
-Kinds: ``lib`` (the ``aiopyrq`` importable here: Queue, UniqueQueue or Pool) and ``streams``
-(a raw Redis Streams consumer group with redis-py: XADD, XREADGROUP, XACK).
+Kinds: ``lib`` (the ``aiopyrq`` importable here: Queue, UniqueQueue or Pool; with this
+project's, also ShardedQueue) and ``streams`` (a raw Redis Streams consumer group with
+redis-py: XADD, XREADGROUP, XACK). ``--consumer`` (latency) and ``recovery`` run this
+project's ``aiopyrq.Consumer``; ``--cluster`` connects with a ``RedisCluster`` client.
 """
 
 from __future__ import annotations
@@ -21,28 +23,35 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 from redis.utils import HIREDIS_AVAILABLE
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Callable, Coroutine
+
+Client = aioredis.Redis | RedisCluster
 
 EMPTY_SLEEP = 0.001  # seconds a throughput consumer sleeps after an empty get
 BLOCK_WAIT = 1.0  # seconds of a blocking get in the latency workload
 ACK_VALID_FOR = 86400  # Pool: an acknowledged item is not due again during the run
+HOLD_LIMIT = 60.0  # seconds a recovery workload runs at most (the victim is killed before)
 GROUP = "bench"
 
 
 class Lib:
-    """A Queue, UniqueQueue or Pool of the aiopyrq importable in this interpreter."""
+    """A Queue, UniqueQueue, Pool (or ShardedQueue) of the aiopyrq importable here."""
 
-    def __init__(self, client: aioredis.Redis, structure: str, name: str) -> None:
+    def __init__(self, client: Client, structure: str, name: str, shards: int = 1) -> None:
         """Make one structure object: one consumer, with a processing list of its own."""
         import aiopyrq  # noqa: PLC0415  # this project's or the original's, by interpreter
 
-        classes = {"queue": aiopyrq.Queue, "unique": aiopyrq.UniqueQueue, "pool": aiopyrq.Pool}
-        options = {"ack_valid_for": ACK_VALID_FOR} if structure == "pool" else {}
-        self.obj: Any = classes[structure](name, client, **options)
+        if structure == "sharded":  # this project's only
+            self.obj: Any = aiopyrq.ShardedQueue(name, client, shards=shards)
+        else:
+            classes = {"queue": aiopyrq.Queue, "unique": aiopyrq.UniqueQueue, "pool": aiopyrq.Pool}
+            options = {"ack_valid_for": ACK_VALID_FOR} if structure == "pool" else {}
+            self.obj = classes[structure](name, client, **options)
         self.blocking = "wait" in inspect.signature(self.obj.get_items).parameters
 
     async def setup(self) -> None:
@@ -115,11 +124,11 @@ Backend = Lib | Streams
 """What a workload drives: add, get (values, and the token ack needs), ack."""
 
 
-def make(args: argparse.Namespace, client: aioredis.Redis, index: int) -> Backend:
+def make(args: argparse.Namespace, client: Client, index: int) -> Backend:
     """The target for one task (index -1 is the producer)."""
     if args.kind == "streams":
         return Streams(client, args.name, f"consumer-{args.role}-{index}")
-    return Lib(client, args.structure, args.name)
+    return Lib(client, args.structure, args.name, args.shards)
 
 
 async def consume(
@@ -155,7 +164,7 @@ async def wait_for_line(event: asyncio.Event) -> None:
     event.set()
 
 
-async def throughput(args: argparse.Namespace, client: aioredis.Redis) -> dict[str, Any]:
+async def throughput(args: argparse.Namespace, client: Client) -> dict[str, Any]:
     """Producer and/or consumer tasks; consumers report every id they got."""
     ids = [str(i) for i in range(args.items)]
     done, got = asyncio.Event(), list[str]()
@@ -180,10 +189,11 @@ async def throughput(args: argparse.Namespace, client: aioredis.Redis) -> dict[s
     }
 
 
-async def latency(args: argparse.Namespace, client: aioredis.Redis) -> dict[str, Any]:
+async def latency(args: argparse.Namespace, client: Client) -> dict[str, Any]:
     """One item every ``interval`` seconds to one waiting consumer; add-to-get delays."""
     producer, consumer = make(args, client, -1), make(args, client, 0)
     mode = "poll" if not consumer.blocking else "BLOCK" if args.kind == "streams" else "wait"
+    mode = "Consumer" if args.consumer else mode
     sent: dict[str, float] = {}
     delays: list[float] = []
     received: list[str] = []
@@ -196,8 +206,10 @@ async def latency(args: argparse.Namespace, client: aioredis.Redis) -> dict[str,
             sent[str(i)] = time.perf_counter()
             await producer.add([str(i)])
 
+    limit = args.idle + args.items * args.interval + 10
+
     async def wait_for_items() -> None:
-        deadline = time.monotonic() + args.idle + args.items * args.interval + 10
+        deadline = time.monotonic() + limit
         while len(received) < args.items and time.monotonic() < deadline:  # lost: run.py tells
             values, token = await consumer.get(100, 0.0 if mode == "poll" else BLOCK_WAIT)
             now = time.perf_counter()
@@ -209,7 +221,13 @@ async def latency(args: argparse.Namespace, client: aioredis.Redis) -> dict[str,
             received.extend(values)
             await consumer.ack(token)
 
-    waiter = asyncio.create_task(wait_for_items())
+    def arrived(value: str) -> None:  # in the Consumer's handler
+        delays.append(time.perf_counter() - sent[value])
+        received.append(value)
+
+    waiter = asyncio.create_task(
+        run_consumer(consumer, arrived, args.items, limit) if args.consumer else wait_for_items()
+    )
     await asyncio.sleep(0.1)  # the consumer is waiting; now count its calls while idle
     idle_calls = -await calls(client)
     await asyncio.sleep(args.idle)
@@ -225,13 +243,81 @@ async def latency(args: argparse.Namespace, client: aioredis.Redis) -> dict[str,
     }
 
 
-async def calls(client: aioredis.Redis) -> int:
+async def run_consumer(
+    target: Backend, arrived: Callable[[str], None], items: int, limit: float
+) -> None:
+    """Run this project's Consumer (wait=1, else defaults) until ``items`` items arrived."""
+    import aiopyrq  # noqa: PLC0415  # this project's only
+
+    count = 0
+
+    async def handle(value: str) -> None:  # entered with one item
+        nonlocal count
+        arrived(value)
+        count += 1
+        if count == items:
+            runtime.stop()
+
+    assert isinstance(target, Lib)  # noqa: S101
+    runtime = aiopyrq.Consumer(target.obj, handle, wait=BLOCK_WAIT)
+    asyncio.get_running_loop().call_later(limit, runtime.stop)  # lost items: run.py tells
+    await runtime.run()
+
+
+async def recovery(args: argparse.Namespace, client: Client) -> dict[str, Any]:
+    """A Consumer with short leases, killed by run.py (victim) or recovering (survivor).
+
+    The victim adds the items, takes them all in one batch and holds them (its handler
+    blocks) until run.py kills it; it prints the batch and its processing list's name. The
+    survivor, started once the victim holds the batch, handles what comes until it has
+    every item; it reports the unix time it entered its handler last.
+    """
+    import aiopyrq  # noqa: PLC0415  # this project's only
+
+    queue = aiopyrq.Queue(args.name, client)
+    received: list[str] = []
+    entered: list[float] = []
+
+    async def hold(items: list[str]) -> None:
+        holding = {"holding": items, "processing": queue.processing_queue_name}
+        print(json.dumps(holding), flush=True)
+        await asyncio.sleep(HOLD_LIMIT)  # killed long before
+
+    async def handle(items: list[str]) -> None:
+        entered.append(time.time())
+        received.extend(items)
+        if len(received) >= args.items:
+            runtime.stop()
+
+    runtime = aiopyrq.Consumer(
+        queue,
+        hold if args.role == "victim" else handle,
+        batch=True,
+        batch_size=args.items,
+        wait=BLOCK_WAIT,
+        lease_timeout=args.lease_timeout,
+        sweep_interval=args.sweep_interval,
+    )
+    if args.role == "victim":
+        await queue.add_items([str(i) for i in range(args.items)])
+    else:
+        print("ready", flush=True)
+    asyncio.get_running_loop().call_later(HOLD_LIMIT, runtime.stop)
+    await runtime.run()
+    return {
+        "received": received,
+        "t_handled": max(entered, default=0.0),
+        "recovered": runtime.stats.recovered,
+    }
+
+
+async def calls(client: Client) -> int:
     """Commands the server ran so far, INFO left out."""
     info = await client.info("commandstats")
     return sum(v["calls"] for k, v in info.items() if k != "cmdstat_info")
 
 
-async def fill(args: argparse.Namespace, client: aioredis.Redis) -> dict[str, Any]:
+async def fill(args: argparse.Namespace, client: Client) -> dict[str, Any]:
     """Add items, 100 per call, and leave them waiting."""
     target = make(args, client, -1)
     await start(target)
@@ -250,11 +336,14 @@ async def start(target: Backend) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     """Run the workload and print its JSON line."""
-    client = aioredis.Redis.from_url(args.url, decode_responses=True)
+    client: Client
+    if args.cluster:
+        client = RedisCluster.from_url(args.url, decode_responses=True)
+    else:
+        client = aioredis.Redis.from_url(args.url, decode_responses=True)
     await client.ping()
-    result = await {"throughput": throughput, "latency": latency, "fill": fill}[args.mode](
-        args, client
-    )
+    modes = {"throughput": throughput, "latency": latency, "fill": fill, "recovery": recovery}
+    result = await modes[args.mode](args, client)
     result |= {"redis_py": redis.__version__, "hiredis": HIREDIS_AVAILABLE}
     print(json.dumps(result), flush=True)
     await client.aclose()
@@ -263,11 +352,18 @@ async def main(args: argparse.Namespace) -> None:
 def parse(argv: list[str]) -> argparse.Namespace:
     """Parse the command line that run.py builds."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["throughput", "latency", "fill"])
+    parser.add_argument("mode", choices=["throughput", "latency", "fill", "recovery"])
     parser.add_argument("--kind", choices=["lib", "streams"], default="lib")
-    parser.add_argument("--structure", choices=["queue", "unique", "pool"], default="queue")
-    parser.add_argument("--role", choices=["all", "producer", "consumer"], default="all")
+    structures = ["queue", "unique", "pool", "sharded"]
+    parser.add_argument("--structure", choices=structures, default="queue")
+    roles = ["all", "producer", "consumer", "victim", "survivor"]
+    parser.add_argument("--role", choices=roles, default="all")
     parser.add_argument("--url", required=True)
+    parser.add_argument("--cluster", action="store_true", help="connect with RedisCluster")
+    parser.add_argument("--shards", type=int, default=3, help="sharded: ShardedQueue shards")
+    parser.add_argument("--consumer", action="store_true", help="latency: via aiopyrq.Consumer")
+    parser.add_argument("--lease-timeout", type=int, default=1, help="recovery: seconds")
+    parser.add_argument("--sweep-interval", type=float, default=1.0, help="recovery: seconds")
     parser.add_argument("--name", required=True, help="key name (fresh for each workload)")
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--tasks", type=int, default=4, help="consumer tasks in this process")
