@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 Client = aioredis.Redis | RedisCluster
 
-EMPTY_SLEEP = 0.001  # seconds a throughput consumer sleeps after an empty get
+EMPTY_SLEEP = 0.001  # seconds a throughput consumer that cannot block sleeps after an empty get
+EMPTY_WAIT = 0.05  # seconds a throughput consumer that can block waits in an empty queue
 BLOCK_WAIT = 1.0  # seconds of a blocking get in the latency workload
 ACK_VALID_FOR = 86400  # Pool: an acknowledged item is not due again during the run
 HOLD_LIMIT = 60.0  # seconds a recovery workload runs at most (the victim is killed before)
@@ -137,7 +138,9 @@ async def consume(
     """Get and ack until an empty get after the producer has finished."""
     empty, last, finishing = 0, time.time(), False
     while True:
-        values, token = await target.get(batch)
+        # While the producer runs, an empty queue is waited for as each library's users
+        # would: blocking where the library can, polling every EMPTY_SLEEP where it cannot.
+        values, token = await target.get(batch, 0.0 if done.is_set() else EMPTY_WAIT)
         if values:
             await target.ack(token)
             got.extend(values)
@@ -147,7 +150,7 @@ async def consume(
         else:
             empty += 1
             finishing = done.is_set()  # no more adds: the next empty get ends the task
-            if not finishing:
+            if not finishing and not target.blocking:
                 await asyncio.sleep(EMPTY_SLEEP)
 
 
