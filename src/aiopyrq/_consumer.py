@@ -245,9 +245,8 @@ class Consumer:
         if failed:
             self.stats.failed += len(failed)
             if isinstance(self.structure, Queue | ShardedQueue):
-                self.stats.dead_lettered += await self._retried(
-                    "reject", self.structure.reject_items, failed
-                )
+                dead = await self._retried("reject", self.structure.reject_items, failed)
+                self.stats.dead_lettered += dead  # added after the await: rejects overlap
 
     async def _retried(
         self, operation: str, call: Callable[[list[Any]], Awaitable[int | None]], items: list[Any]

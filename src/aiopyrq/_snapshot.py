@@ -1,22 +1,28 @@
-"""What a Queue, UniqueQueue or Pool holds right now: read for the command line and the metrics.
+"""What a Queue, UniqueQueue, Pool or sharded queue holds now: for the command line and metrics.
 
 A synchronous client reads it, so that the Prometheus collector (called in the HTTP server's
 thread) and the command line share this code. Nothing here writes. Ages are measured on the
-Redis server's clock (``TIME``), as the scripts measure them.
+Redis server's clock (``TIME``), as the scripts measure them. On a Redis Cluster
+(a ``RedisCluster`` client) the keys are the hash-tagged ones the library uses there.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import redis
+import redis.cluster
 
 from aiopyrq._keys import QueueKeys
 from aiopyrq.errors import AiopyrqError
 
 if TYPE_CHECKING:
-    import redis
+    from collections.abc import Sequence
 
+Client: TypeAlias = redis.Redis | redis.cluster.RedisCluster
 Kind = Literal["queue", "unique", "pool"]
 KIND_NAMES: dict[Kind, str] = {"queue": "Queue", "unique": "UniqueQueue", "pool": "Pool"}
 
@@ -130,7 +136,117 @@ class PoolSnapshot:
         }
 
 
-Snapshot = QueueSnapshot | PoolSnapshot
+@dataclass(frozen=True)
+class ShardedSnapshot:
+    """A sharded queue (ShardedQueue): its shards ``NAME:0``, ``NAME:1`` ... and their totals."""
+
+    name: str
+    kind: Kind
+    shards: tuple[QueueSnapshot, ...]
+
+    @property
+    def server_time(self) -> int:
+        """The latest server time of the shards read."""
+        return max(shard.server_time for shard in self.shards)
+
+    @property
+    def waiting(self) -> int:
+        """Items waiting in all shards."""
+        return sum(shard.waiting for shard in self.shards)
+
+    @property
+    def dead(self) -> int:
+        """Dead letters of all shards."""
+        return sum(shard.dead for shard in self.shards)
+
+    @property
+    def holders(self) -> tuple[Holder, ...]:
+        """The consumers with a lease on each shard (a ShardedQueue is one Queue per shard)."""
+        return tuple(holder for shard in self.shards for holder in shard.holders)
+
+    @property
+    def in_flight(self) -> int:
+        """Items held by consumers, in all shards."""
+        return sum(shard.in_flight for shard in self.shards)
+
+    @property
+    def oldest_lease_age(self) -> float | None:
+        """The oldest lease of a consumer holding items, over all shards."""
+        ages = [shard.oldest_lease_age for shard in self.shards]
+        return max((age for age in ages if age is not None), default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The totals as a Queue's JSON (each consumer with its shard), and each shard's."""
+        shards = [shard.to_json() for shard in self.shards]
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "server_time": self.server_time,
+            "waiting": self.waiting,
+            "oldest_waiting_age": None,  # a list keeps no times
+            "in_flight": self.in_flight,
+            "oldest_lease_age": self.oldest_lease_age,
+            "dead": self.dead,
+            "consumers": [
+                {"shard": shard["name"], **consumer}
+                for shard in shards
+                for consumer in shard["consumers"]
+            ],
+            "shards": shards,
+        }
+
+
+Snapshot = QueueSnapshot | PoolSnapshot | ShardedSnapshot
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a name stands for: a Queue, UniqueQueue or Pool, or the shards of a sharded queue."""
+
+    name: str
+    kind: Kind
+    shards: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The structures that hold its items: the shards, or the structure itself."""
+        return self.shards or (self.name,)
+
+
+def connect(url: str, *, cluster: bool | None = None, **options: Any) -> Client:  # noqa: ANN401
+    """A synchronous client of ``url``: a ``RedisCluster`` on a cluster node, else a ``Redis``.
+
+    Args:
+        url: The Redis URL.
+        cluster: Whether the server is a Redis Cluster node; ``None``: ask it
+            (``cluster_enabled`` in ``INFO cluster``). A user not allowed to run INFO gets
+            a standalone client.
+        **options: Options of the client.
+
+    Returns:
+        The client.
+
+    Raises:
+        ValueError: The URL is not a Redis URL.
+    """
+    client = redis.Redis.from_url(url, **options)
+    if cluster is None:
+        try:
+            cluster = bool(client.info("cluster").get("cluster_enabled"))
+        except redis.exceptions.NoPermissionError:
+            cluster = False
+        except BaseException:
+            client.close()
+            raise
+    if not cluster:
+        return client
+    client.close()
+    return redis.cluster.RedisCluster.from_url(url, **options)
+
+
+def keys_of(client: Client, name: str) -> QueueKeys:
+    """The keys of the structure ``name``, named as the library names them on this client."""
+    return QueueKeys(name, cluster=isinstance(client, redis.cluster.RedisCluster))
 
 
 def text(value: object) -> str:
@@ -140,7 +256,87 @@ def text(value: object) -> str:
     return str(value)
 
 
-def detect_kind(client: redis.Redis, name: str, forced: Kind | None = None) -> Kind:
+def resolve(
+    client: Client, name: str, forced: Kind | None = None, shards: int | None = None
+) -> Target:
+    """Find what ``name`` stands for: the structure of its own keys, else a sharded queue.
+
+    A name without any key of its own is looked for as a ShardedQueue: its shards are
+    ``NAME:0`` up to the highest-numbered one with a key (found by SCAN).
+
+    Args:
+        client: The client.
+        name: The name.
+        forced: Read the structure, or each shard, as this kind (see ``detect_kind``).
+        shards: The number of shards of the sharded queue ``name``: then nothing is searched.
+
+    Returns:
+        The structure, or the sharded queue.
+
+    Raises:
+        UnknownNameError: No key of that name nor of any shard, and no kind forced.
+        WrongTypeError: A key has a type that the structure does not use there.
+    """
+    if shards is None:
+        [(keys, found)] = _types(client, [name])
+        shards = 0 if _exists(found) else count_shards(client, name)
+        if not shards:
+            return Target(name, _kind(keys, found, forced))
+    return sharded(client, name, shards, forced)
+
+
+def shard_names(name: str, shards: int) -> tuple[str, ...]:
+    """The names of the shards of the sharded queue ``name``, as ShardedQueue names them."""
+    return tuple(f"{name}:{i}" for i in range(shards))
+
+
+def count_shards(client: Client, name: str) -> int:
+    """One more than the highest number ``i`` of a shard ``NAME:i`` with a key; 0 if none."""
+    before, _, after = keys_of(client, f"{name}:\0").queue.partition("\0")
+    number = rf"{re.escape(before)}(0|[1-9][0-9]*){re.escape(after)}"
+    key_of_a_shard = re.compile(rf"{number}(-unique|-timeouts|-dead)?")
+    glob = re.sub(r"([\\*?[\]])", r"\\\1", before) + "*"
+    numbers = [
+        int(match[1])
+        for key in client.scan_iter(match=glob, count=1000)
+        if (match := key_of_a_shard.fullmatch(text(key)))
+    ]
+    return max(numbers, default=-1) + 1
+
+
+def sharded(client: Client, name: str, shards: int, forced: Kind | None = None) -> Target:
+    """The sharded queue ``name`` of ``shards`` shards, of the kind their keys show.
+
+    A shard that looks like a Queue belongs to a sharded UniqueQueue if another shard has
+    the set of one (it has no item waiting). A shard without any key reads as empty.
+
+    Returns:
+        The sharded queue.
+
+    Raises:
+        UnknownNameError: No shard has a key, and no kind is forced.
+        WrongTypeError: A shard is a Pool, or a key of a shard has the wrong type.
+    """
+    names = shard_names(name, shards)
+    kinds = {
+        keys.name: _kind(keys, found, forced)
+        for keys, found in _types(client, names)
+        if forced or _exists(found)
+    }
+    pools = [shard for shard, kind in kinds.items() if kind == "pool"]
+    if pools:
+        msg = f"{pools[0]!r} is a Pool: the shards of a sharded queue are Queues or UniqueQueues"
+        raise WrongTypeError(msg)
+    if not kinds:
+        msg = (
+            f"no queue or pool named {name!r}, nor shards {names[0]!r} to {names[-1]!r}"
+            " (an empty one has no key: try --kind)"
+        )
+        raise UnknownNameError(msg)
+    return Target(name, "unique" if "unique" in kinds.values() else "queue", names)
+
+
+def detect_kind(client: Client, name: str, forced: Kind | None = None) -> Kind:
     """Tell which structure ``name`` is from the types of its keys.
 
     A list (with its timeouts hash and dead letters) is a Queue, with the set ``NAME-unique``
@@ -151,21 +347,41 @@ def detect_kind(client: redis.Redis, name: str, forced: Kind | None = None) -> K
         UnknownNameError: No key of that name, and no kind forced.
         WrongTypeError: A key has a type that the structure (found or forced) does not use.
     """
-    keys = QueueKeys(name)
+    [(keys, found)] = _types(client, [name])
+    return _kind(keys, found, forced)
+
+
+def _types(client: Client, names: Sequence[str]) -> list[tuple[QueueKeys, dict[str, str]]]:
+    """For each name, its keys and the types of those that tell its kind, in one round trip."""
+    every = [keys_of(client, name) for name in names]
     pipe = client.pipeline(transaction=False)
-    for key in (keys.queue, keys.unique, keys.timeouts, keys.dead):
-        pipe.type(key)
-    main, unique, timeouts, dead = (text(reply) for reply in pipe.execute())
-    kind = forced or _guess(main, unique, timeouts, dead)
+    for keys in every:
+        for key in _telling(keys):
+            pipe.type(key)
+    replies = iter(pipe.execute())
+    return [(keys, {key: text(next(replies)) for key in _telling(keys)}) for keys in every]
+
+
+def _telling(keys: QueueKeys) -> tuple[str, str, str, str]:
+    """The keys whose types tell the kind of a structure."""
+    return keys.queue, keys.unique, keys.timeouts, keys.dead
+
+
+def _exists(found: dict[str, str]) -> bool:
+    return set(found.values()) != {"none"}
+
+
+def _kind(keys: QueueKeys, found: dict[str, str], forced: Kind | None) -> Kind:
+    """The kind of a structure from the types of its keys (see ``detect_kind``)."""
+    kind = forced or _guess(*(found[key] for key in _telling(keys)))
     if kind is None:
-        msg = f"no queue or pool named {name!r} (an empty one has no key: try --kind)"
+        msg = f"no queue or pool named {keys.name!r} (an empty one has no key: try --kind)"
         raise UnknownNameError(msg)
     expected = {keys.queue: "zset"} if kind == "pool" else {keys.queue: "list"}
     if kind != "pool":
         expected |= {keys.timeouts: "hash", keys.dead: "list"}
     if kind == "unique":
         expected[keys.unique] = "set"
-    found = {keys.queue: main, keys.unique: unique, keys.timeouts: timeouts, keys.dead: dead}
     for key, wanted in expected.items():
         if found[key] not in {"none", wanted}:
             msg = f"{key!r} is a Redis {found[key]}, not the {wanted} of a {KIND_NAMES[kind]}"
@@ -183,22 +399,38 @@ def _guess(main: str, unique: str, timeouts: str, dead: str) -> Kind | None:
     return "queue"
 
 
-def read(client: redis.Redis, name: str, kind: Kind) -> Snapshot:
+def read_target(client: Client, target: Target) -> Snapshot:
+    """Read a structure or a sharded queue (absent keys read as empty)."""
+    if not target.shards:
+        return read(client, target.name, target.kind)
+    shards = tuple(read_queue(client, shard, target.kind) for shard in target.shards)
+    return ShardedSnapshot(target.name, target.kind, shards)
+
+
+def read(client: Client, name: str, kind: Kind) -> QueueSnapshot | PoolSnapshot:
     """Read the structure ``name`` of the given kind (absent keys read as empty)."""
     if kind == "pool":
         return read_pool(client, name)
     return read_queue(client, name, kind)
 
 
-def read_queue(client: redis.Redis, name: str, kind: Kind = "queue") -> QueueSnapshot:
+def server_time(client: Client, key: str) -> int:
+    """The unix time, in seconds, on the server (on a cluster: the master) that holds key."""
+    if isinstance(client, redis.cluster.RedisCluster):
+        node = client.get_node_from_key(key)  # type: ignore[no-untyped-call]
+        return int(client.time(target_nodes=node)[0])
+    return int(client.time()[0])
+
+
+def read_queue(client: Client, name: str, kind: Kind = "queue") -> QueueSnapshot:
     """Read a Queue or UniqueQueue: waiting items, consumers and their leases, dead letters."""
-    keys = QueueKeys(name)
+    keys = keys_of(client, name)
+    now = server_time(client, keys.queue)
     pipe = client.pipeline(transaction=False)
-    pipe.time()
     pipe.llen(keys.queue)
     pipe.llen(keys.dead)
     pipe.hgetall(keys.timeouts)
-    (now, _), waiting, dead, leases = pipe.execute()
+    waiting, dead, leases = pipe.execute()
     lists = sorted(leases, key=text)
     pipe = client.pipeline(transaction=False)
     for processing in lists:
@@ -218,21 +450,22 @@ def read_queue(client: redis.Redis, name: str, kind: Kind = "queue") -> QueueSna
                 lease_age=None if lease is None else max(0.0, now - lease),
             )
         )
-    return QueueSnapshot(name, kind, int(now), int(waiting), int(dead), tuple(holders))
+    return QueueSnapshot(name, kind, now, int(waiting), int(dead), tuple(holders))
 
 
-def read_pool(client: redis.Redis, name: str) -> PoolSnapshot:
+def read_pool(client: Client, name: str) -> PoolSnapshot:
     """Read a Pool: items in all, due now, in flight (handed out, not acked, not overdue)."""
-    now = int(client.time()[0])
+    key = keys_of(client, name).queue
+    now = server_time(client, key)
     pipe = client.pipeline(transaction=False)
-    pipe.zcard(name)
-    pipe.zcount(name, "-inf", now)
+    pipe.zcard(key)
+    pipe.zcount(key, "-inf", now)
     total, due = (int(reply) for reply in pipe.execute())
     flying = 0
     # Items not due follow the due ones: read them by rank, a page at a time.
     for start in range(due, total, _PAGE):
         page: list[tuple[Any, float]] = client.zrange(  # type: ignore[assignment]
-            name, start, start + _PAGE - 1, withscores=True
+            key, start, start + _PAGE - 1, withscores=True
         )
         flying += sum(in_flight(score) for _, score in page)
     return PoolSnapshot(name, now, total, due, flying)

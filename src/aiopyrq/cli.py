@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 
 from aiopyrq import _snapshot
-from aiopyrq._keys import QueueKeys
 from aiopyrq._queue import Queue
 from aiopyrq._unique_queue import UniqueQueue
 from aiopyrq._urls import mask
@@ -44,6 +46,13 @@ structures:
   a UniqueQueue, a sorted set NAME a Pool. An empty one has no key at all (nothing waits,
   nothing is held): give --kind to read it as empty. An empty UniqueQueue whose items are
   all in flight looks like a Queue: give --kind unique to requeue its items.
+  A NAME without keys of its own is a ShardedQueue if keys of shards NAME:0, NAME:1 ...
+  exist (found by SCAN, up to the highest-numbered one); --shards N says how many there
+  are. Each command then works on every shard; stats shows each shard and the totals.
+
+Redis Cluster:
+  A server with cluster_enabled:1 in INFO is reached as a cluster, with the keys the library
+  uses there ({{NAME}}, {{NAME}}-timeouts ...). --cluster or --no-cluster skips that question.
 
 exit codes:
   {EXIT_OK}  done
@@ -68,6 +77,7 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (redis.exceptions.NoPermissionError, EXIT_AUTH, "no permission on {url}: {error}"),
     (redis.ConnectionError, EXIT_UNREACHABLE, "cannot reach {url}: {error}"),
     (redis.TimeoutError, EXIT_UNREACHABLE, "{url} did not answer in time: {error}"),
+    (redis.exceptions.RedisClusterException, EXIT_REDIS_ERROR, "Redis Cluster at {url}: {error}"),
     (_snapshot.WrongTypeError, EXIT_WRONG_TYPE, "{error}"),
     (_snapshot.UnknownNameError, EXIT_NO_SUCH_NAME, "{error}"),
     (redis.RedisError, EXIT_REDIS_ERROR, "{url} answered: {error}"),
@@ -84,11 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args, extra)
-        with _connect(url) as client:
+        with _connect(url, args.cluster) as client:
             return int(args.run(args, client, url))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except (UsageError, _snapshot.SnapshotError, redis.RedisError) as error:
+    except (
+        UsageError,
+        _snapshot.SnapshotError,
+        redis.RedisError,
+        redis.exceptions.RedisClusterException,
+    ) as error:
         return _fail(error, url)
 
 
@@ -101,14 +116,31 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--url", help=f"the Redis URL (default $REDIS_URL, else {DEFAULT_URL})")
-    parser.set_defaults(url=None)
+    parser.add_argument(
+        "--cluster",
+        action=argparse.BooleanOptionalAction,
+        help="the server is (or is not) a Redis Cluster node (default: ask it)",
+    )
+    parser.set_defaults(url=None, cluster=None)
     url = argparse.ArgumentParser(add_help=False)  # --url also after the command
     url.add_argument("--url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common = argparse.ArgumentParser(add_help=False, parents=[url])
     common.add_argument(
+        "--cluster",
+        action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
+    )
+    common.add_argument(
         "--kind",
         choices=list(_snapshot.KIND_NAMES),
-        help="read NAME as this structure instead of finding it from its keys",
+        help="read NAME (or each shard) as this structure instead of finding it from its keys",
+    )
+    common.add_argument(
+        "--shards",
+        type=_positive_int,
+        metavar="N",
+        help="NAME is a sharded queue of N shards, NAME:0 to NAME:<N-1>",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -153,10 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _connect(url: str) -> redis.Redis:
+def _connect(url: str, cluster: bool | None) -> _snapshot.Client:
     try:
-        return redis.Redis.from_url(
+        return _snapshot.connect(
             url,
+            cluster=cluster,
             decode_responses=True,
             encoding_errors="backslashreplace",
             socket_connect_timeout=5,
@@ -165,6 +198,8 @@ def _connect(url: str) -> redis.Redis:
     except ValueError as exc:
         msg = f"bad URL {mask(url)}: {exc}"
         raise UsageError(msg) from exc
+    except redis.exceptions.RedisClusterException as exc:  # no node answered as a cluster
+        raise redis.ConnectionError(str(exc)) from exc
 
 
 def _fail(error: Exception, url: str) -> int:
@@ -208,33 +243,54 @@ def _positive_float(value: str) -> float:
     return number
 
 
-def _queue_kind(client: redis.Redis, args: argparse.Namespace) -> _snapshot.Kind:
-    """The kind of args.name, which must be a Queue or UniqueQueue."""
-    kind = _snapshot.detect_kind(client, args.name, args.kind)
-    if kind == "pool":
+def _target(client: _snapshot.Client, name: str, args: argparse.Namespace) -> _snapshot.Target:
+    """What name stands for: a structure, or a sharded queue (see ``_snapshot.resolve``)."""
+    return _snapshot.resolve(client, name, args.kind, args.shards)
+
+
+def _queue_target(client: _snapshot.Client, args: argparse.Namespace) -> _snapshot.Target:
+    """What args.name stands for, which must be a Queue, UniqueQueue or sharded queue."""
+    target = _target(client, args.name, args)
+    if target.kind == "pool":
         command = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
         msg = f"{args.name!r} is a Pool: {command} works on a Queue or UniqueQueue"
         raise _snapshot.WrongTypeError(msg)
-    return kind
+    return target
 
 
 def _library(
-    url: str, name: str, kind: _snapshot.Kind, call: Callable[[Queue], Awaitable[int]]
+    url: str,
+    client: _snapshot.Client,
+    target: _snapshot.Target,
+    call: Callable[[Queue], Awaitable[int]],
 ) -> int:
-    """Run one call of the library's API on the queue, in an event loop of its own."""
+    """Run a call of the library's API on each queue of the target; return the sum.
+
+    It runs in an event loop of its own, with an asyncio client like ``client``.
+    """
 
     async def run() -> int:
-        cls = UniqueQueue if kind == "unique" else Queue
-        async with cls.from_url(name, url) as queue:
-            return await call(queue)
+        cls = UniqueQueue if target.kind == "unique" else Queue
+        connection: redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
+        if isinstance(client, redis.cluster.RedisCluster):
+            connection = redis.asyncio.cluster.RedisCluster.from_url(url, decode_responses=True)
+        else:
+            connection = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        total = 0
+        try:
+            for name in target.names:
+                total += await call(cls(name, connection))
+        finally:
+            await connection.aclose()
+        return total
 
     return asyncio.run(run())
 
 
-def _stats(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
+def _stats(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     del url
-    kinds = {name: _snapshot.detect_kind(client, name, args.kind) for name in args.names}
-    snapshots = [_snapshot.read(client, name, kind) for name, kind in kinds.items()]
+    targets = [_target(client, name, args) for name in args.names]
+    snapshots = [_snapshot.read_target(client, target) for target in targets]
     if args.json:
         _say(json.dumps([snapshot.to_json() for snapshot in snapshots], indent=2))
     else:
@@ -242,16 +298,24 @@ def _stats(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
     return EXIT_OK
 
 
-def _peek(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
+def _peek(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     del url
-    kind = _snapshot.detect_kind(client, args.name, args.kind)
-    key = QueueKeys(args.name).queue
+    target = _target(client, args.name, args)
+    for name in target.names:
+        shard = f"{name}\t" if target.shards else ""
+        for line in _next_items(client, name, target.kind, args.n):
+            _say(shard + line)
+    return EXIT_OK
+
+
+def _next_items(client: _snapshot.Client, name: str, kind: _snapshot.Kind, count: int) -> list[str]:
+    """The next items of a structure to be handed out, first first (a Pool's with their state)."""
+    key = _snapshot.keys_of(client, name).queue
     if kind != "pool":
-        for item in reversed(client.lrange(key, -args.n, -1)):
-            _say(_snapshot.text(item))
-        return EXIT_OK
-    now = int(client.time()[0])
-    page: list[tuple[str, float]] = client.zrange(key, 0, args.n - 1, withscores=True)  # type: ignore[assignment]
+        return [_snapshot.text(item) for item in reversed(client.lrange(key, -count, -1))]
+    now = _snapshot.server_time(client, key)
+    page: list[tuple[str, float]] = client.zrange(key, 0, count - 1, withscores=True)  # type: ignore[assignment]
+    lines = []
     for item, score in page:
         if score <= now:
             state = "due"
@@ -259,57 +323,61 @@ def _peek(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
             state = f"in flight, due again in {age(score - now)}"
         else:
             state = f"due in {age(score - now)}"
-        _say(f"{item}\t{state}")
-    return EXIT_OK
+        lines.append(f"{_snapshot.text(item)}\t{state}")
+    return lines
 
 
-def _stale(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
-    kind = _queue_kind(client, args)
-    snapshot = _snapshot.read_queue(client, args.name, kind)
-    stale = snapshot.stale(args.older_than)
+def _stale(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
+    target = _queue_target(client, args)
+    snapshots = [_snapshot.read_queue(client, name, target.kind) for name in target.names]
+    stale = [(each.name, holder) for each in snapshots for holder in each.stale(args.older_than)]
     verb, done = ("drop", "dropped") if args.drop else ("requeue", "requeued")
     what = f"of consumers whose lease is older than {args.older_than} s"
     if args.dry_run:
-        count = sum(holder.items for holder in stale)
+        count = sum(holder.items for _, holder in stale)
         _say(f"would {verb} {count} items {what}, from {counted(len(stale), 'consumer')} (dry run)")
     else:
         method = Queue.drop_timeout_items if args.drop else Queue.re_enqueue_timeout_items
-        count = _library(url, args.name, kind, lambda queue: method(queue, args.older_than))
+        count = _library(url, client, target, lambda queue: method(queue, args.older_than))
         _say(f"{done} {count} items {what}")
-    for holder in stale:
-        _say(f"  {holder.consumer_id}  {holder.items} items, lease {age(holder.lease_age)} old")
+    for shard, holder in stale:
+        where = f" on {shard}" if target.shards else ""
+        lease = age(holder.lease_age)
+        _say(f"  {holder.consumer_id}{where}  {holder.items} items, lease {lease} old")
     return EXIT_OK
 
 
-def _dead(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
-    kind = _queue_kind(client, args)
-    dead_key = QueueKeys(args.name).dead
+def _dead(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
+    target = _queue_target(client, args)
+    dead_keys = {name: _snapshot.keys_of(client, name).dead for name in target.names}
     if args.action == "list":
-        for item in client.lrange(dead_key, 0, args.n - 1):
-            _say(_snapshot.text(item))
+        for name, key in dead_keys.items():
+            shard = f"{name}\t" if target.shards else ""
+            for item in client.lrange(key, 0, args.n - 1):
+                _say(shard + _snapshot.text(item))
         return EXIT_OK
     if args.dry_run:
-        count = int(client.llen(dead_key))
+        count = sum(int(client.llen(key)) for key in dead_keys.values())
         _say(f"would {args.action} {count} dead letters (dry run)")
         return EXIT_OK
     if args.action == "requeue":
-        count = _library(url, args.name, kind, lambda queue: queue.requeue_dead_items())
+        count = _library(url, client, target, lambda queue: queue.requeue_dead_items())
         _say(f"requeued {count} dead letters")
     else:
-        count = _library(url, args.name, kind, lambda queue: queue.purge_dead_items())
+        count = _library(url, client, target, lambda queue: queue.purge_dead_items())
         _say(f"purged {count} dead letters")
     return EXIT_OK
 
 
-def _watch(args: argparse.Namespace, client: redis.Redis, url: str) -> int:
-    kinds = {name: _snapshot.detect_kind(client, name, args.kind) for name in args.names}
+def _watch(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
+    targets = [_target(client, name, args) for name in args.names]
     before: dict[str, _snapshot.Snapshot] = {}
     refreshes = range(args.count) if args.count else itertools.count()
     try:
         for refresh in refreshes:
             if refresh:
                 time.sleep(args.interval)
-            snapshots = [_snapshot.read(client, name, kind) for name, kind in kinds.items()]
+            snapshots = [_snapshot.read_target(client, target) for target in targets]
             clock = time.strftime("%H:%M:%S", time.localtime(snapshots[0].server_time))
             lines = [f"aiopyrq watch  {mask(url)}  {clock}  every {args.interval:g} s"]
             for snapshot in snapshots:
@@ -351,27 +419,55 @@ def render(snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None = Non
     """The lines that show a snapshot, with the changes since ``before`` if given."""
     was = figures(before) if before is not None else {}
     notes = {}
-    if isinstance(snapshot, _snapshot.QueueSnapshot):
+    title = _snapshot.KIND_NAMES[snapshot.kind]
+    if isinstance(snapshot, _snapshot.ShardedSnapshot):
+        title = f"ShardedQueue of {len(snapshot.shards)} {title}s"
+    if not isinstance(snapshot, _snapshot.PoolSnapshot):
         holding = sum(1 for holder in snapshot.holders if holder.items)
         notes = {
             "waiting": "age of the oldest: unknown (a list keeps no times)",
             "in flight": f"held by {counted(holding, 'consumer')}",
         }
-    lines = [f"{snapshot.name} ({_snapshot.KIND_NAMES[snapshot.kind]})"]
+    lines = [f"{snapshot.name} ({title})"]
     for label, value in figures(snapshot).items():
         change = f" ({value - was[label]:+})" if label in was else ""
         note = f"  {notes[label]}" if label in notes else ""
         lines.append(f"  {label:<13}{value:>8}{change}{note}")
-    if isinstance(snapshot, _snapshot.QueueSnapshot) and snapshot.holders:
-        width = max(len(holder.consumer_id) for holder in snapshot.holders)
-        lines.append(
-            f"  {'consumer':<{width}}  {'items':>6}  lease age (since its last get or heartbeat)"
-        )
-        lines += [
-            f"  {h.consumer_id:<{width}}  {h.items:>6}  {age(h.lease_age)}"
-            for h in snapshot.holders
-        ]
+    if isinstance(snapshot, _snapshot.ShardedSnapshot):
+        lines += _shard_table(snapshot)
+    if not isinstance(snapshot, _snapshot.PoolSnapshot):
+        lines += _consumer_table(snapshot)
     return lines
+
+
+def _shard_table(snapshot: _snapshot.ShardedSnapshot) -> list[str]:
+    """A line per shard, with its figures."""
+    width = max(len("shard"), *(len(shard.name) for shard in snapshot.shards))
+    lines = [f"  {'shard':<{width}}" + "".join(f"  {label}" for label in figures(snapshot))]
+    for shard in snapshot.shards:
+        cells = "".join(f"  {value:>{len(label)}}" for label, value in figures(shard).items())
+        lines.append(f"  {shard.name:<{width}}{cells}")
+    return lines
+
+
+def _consumer_table(snapshot: _snapshot.QueueSnapshot | _snapshot.ShardedSnapshot) -> list[str]:
+    """A line per consumer with a lease: its items and lease age (and shard)."""
+    shards = snapshot.shards if isinstance(snapshot, _snapshot.ShardedSnapshot) else (snapshot,)
+    rows = [(shard.name, holder) for shard in shards for holder in shard.holders]
+    if not rows:
+        return []
+    width = max(len(holder.consumer_id) for _, holder in rows)
+    where = max(len("shard"), *(len(name) for name, _ in rows))
+    sharded = isinstance(snapshot, _snapshot.ShardedSnapshot)
+
+    def line(shard: str, consumer: str, items: object, lease: str) -> str:
+        start = f"  {shard:<{where}}" if sharded else ""
+        return f"{start}  {consumer:<{width}}  {items:>6}  {lease}"
+
+    return [
+        line("shard", "consumer", "items", "lease age (since its last get or heartbeat)"),
+        *(line(name, h.consumer_id, h.items, age(h.lease_age)) for name, h in rows),
+    ]
 
 
 def counted(count: int, noun: str) -> str:

@@ -8,7 +8,9 @@ Needs the extra ``prometheus`` (``pip install 'aio-py-rq[prometheus]'``)::
     REGISTRY.register(QueueCollector(url, ["emails"], consumers=[consumer]))
     start_http_server(9100)
 
-Every metric has the label ``queue`` (the structure's name), except ``aiopyrq_redis_up``:
+Every metric has the label ``queue`` (the structure's name), except ``aiopyrq_redis_up``.
+A sharded queue (ShardedQueue) is reported under its own name, its shards summed (the oldest
+age: the oldest of its shards; consumers: their leases on every shard):
 
 ==========================================  =========  ==========================================
 ``aiopyrq_waiting_items``                   gauge      Queue: items waiting; Pool: items due
@@ -24,6 +26,7 @@ Every metric has the label ``queue`` (the structure's name), except ``aiopyrq_re
 ``aiopyrq_consumer_failed_total``           counter    items whose handler raised (rejected)
 ``aiopyrq_consumer_recovered_total``        counter    items of dead consumers put back (they
                                                        are delivered again)
+``aiopyrq_consumer_dead_lettered_total``    counter    items rejected into the dead letters
 ``aiopyrq_consumer_handler_duration_s...``  histogram  handler call durations, seconds
 ==========================================  =========  ==========================================
 
@@ -43,10 +46,11 @@ import redis
 from aiopyrq import _snapshot
 from aiopyrq._consumer import HANDLER_BUCKETS, ConsumerStats
 from aiopyrq._pool import Pool
+from aiopyrq._sharded import ShardedQueue
 from aiopyrq._unique_queue import UniqueQueue
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
     from prometheus_client.metrics_core import Metric
 
@@ -74,6 +78,7 @@ _COUNTERS = {
     "acked": "Items acknowledged after the handler succeeded.",
     "failed": "Items whose handler raised: rejected (Queue) or left to ack_ttl (Pool).",
     "recovered": "Items of dead consumers put back in the queue, to be delivered again.",
+    "dead_lettered": "Items a Consumer rejected into the dead letters (max_deliveries reached).",
 }
 
 
@@ -89,13 +94,19 @@ class QueueCollector:
     """A Prometheus collector of queues' figures and of Consumers' counters.
 
     The figures are read from Redis at each scrape, with a synchronous client of its own
-    (the collector runs in the thread of the HTTP server, not in the event loop).
+    (the collector runs in the thread of the HTTP server, not in the event loop), made at
+    the first scrape: a ``RedisCluster`` client if the server is a cluster node.
 
     Args:
-        redis_url: The Redis URL, or a ready synchronous ``redis.Redis`` client.
+        redis_url: The Redis URL, or a ready synchronous ``redis.Redis`` or
+            ``redis.cluster.RedisCluster`` client.
         names: Queues, UniqueQueues and Pools to report; their kind is found from the types
             of their keys (a name without any key reports an empty Queue).
-        consumers: Consumers whose counters to report; their structures are reported too.
+        consumers: Consumers whose counters to report; their structures are reported too
+            (a ShardedQueue's with its shards summed).
+        shards: Sharded queues to report, by name: how many shards each has.
+        cluster: Whether ``redis_url`` is a Redis Cluster node; ``None``: ask the server
+            (``INFO``) at the first scrape.
 
     Raises:
         ImportError: prometheus-client is not installed (the extra ``prometheus``).
@@ -103,30 +114,25 @@ class QueueCollector:
 
     def __init__(
         self,
-        redis_url: str | redis.Redis,
+        redis_url: str | _snapshot.Client,
         names: Iterable[str] = (),
         *,
         consumers: Iterable[Consumer] = (),
+        shards: Mapping[str, int] | None = None,
+        cluster: bool | None = None,
     ) -> None:
         """Make the collector; register it with ``registry.register(collector)``."""
         self._core = _prometheus()
-        self.client = (
-            redis.Redis.from_url(
-                redis_url,
-                decode_responses=True,
-                socket_timeout=_TIMEOUT,
-                socket_connect_timeout=_TIMEOUT,
-            )
-            if isinstance(redis_url, str)
-            else redis_url
-        )
+        self._url = redis_url if isinstance(redis_url, str) else ""
+        self._cluster = cluster
+        self.client = None if isinstance(redis_url, str) else redis_url
         self.consumers = list(consumers)
-        structures = [
-            shard
-            for consumer in self.consumers
-            for shard in getattr(consumer.structure, "shards", [consumer.structure])
-        ]  # a ShardedQueue is read shard by shard
-        self.names = list(dict.fromkeys([*names, *(s.name for s in structures)]))
+        structures = [consumer.structure for consumer in self.consumers]
+        self._shards = {
+            **{s.name: len(s.shards) for s in structures if isinstance(s, ShardedQueue)},
+            **(shards or {}),
+        }
+        self.names = list(dict.fromkeys([*names, *self._shards, *(s.name for s in structures)]))
         self._kinds = {s.name: _kind_of(s) for s in structures}
 
     def describe(self) -> Iterator[Metric]:
@@ -137,8 +143,9 @@ class QueueCollector:
         """Read every queue from Redis and the Consumers' counters, for one scrape."""
         families = self._families()
         try:
-            snapshots = [self._read(name) for name in self.names]
-        except redis.RedisError as exc:
+            client = self._client()
+            snapshots = [self._read(client, name) for name in self.names]
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
             logger.warning("metrics: cannot read Redis: %s", exc)
             families["redis_up"].add_metric([], 0)
         else:
@@ -158,15 +165,28 @@ class QueueCollector:
             )
         yield from families.values()
 
-    def _read(self, name: str) -> _snapshot.Snapshot | None:
-        kind = self._kinds.get(name)
+    def _client(self) -> _snapshot.Client:
+        if self.client is None:
+            self.client = _snapshot.connect(
+                self._url,
+                cluster=self._cluster,
+                decode_responses=True,
+                socket_timeout=_TIMEOUT,
+                socket_connect_timeout=_TIMEOUT,
+            )
+        return self.client
+
+    def _read(self, client: _snapshot.Client, name: str) -> _snapshot.Snapshot | None:
+        kind, shards = self._kinds.get(name), self._shards.get(name, 0)
         try:
-            if kind is None:
-                try:
-                    kind = _snapshot.detect_kind(self.client, name)
-                except _snapshot.UnknownNameError:
-                    kind = "queue"
-            return _snapshot.read(self.client, name, kind)
+            try:
+                if shards:
+                    target = _snapshot.sharded(client, name, shards, kind)
+                else:
+                    target = _snapshot.Target(name, _snapshot.detect_kind(client, name, kind))
+            except _snapshot.UnknownNameError:  # no key at all: an empty queue
+                target = _snapshot.Target(name, "queue", _snapshot.shard_names(name, shards))
+            return _snapshot.read_target(client, target)
         except _snapshot.SnapshotError as exc:  # a key of the wrong type: report the others
             logger.warning("metrics: skipping %s: %s", name, exc)
             return None
@@ -207,9 +227,11 @@ class QueueCollector:
         return families
 
 
-def _kind_of(structure: Queue | Pool) -> _snapshot.Kind:
+def _kind_of(structure: Queue | ShardedQueue | Pool) -> _snapshot.Kind:
     if isinstance(structure, Pool):
         return "pool"
+    if isinstance(structure, ShardedQueue):
+        return "unique" if structure.unique else "queue"
     return "unique" if isinstance(structure, UniqueQueue) else "queue"
 
 

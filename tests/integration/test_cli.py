@@ -2,7 +2,8 @@
 
 Every figure printed is checked against what the keys hold; every destructive command is run
 with ``--dry-run`` first and must change nothing. Time passing is simulated by writing old
-lease stamps (HSET), never by sleeping.
+lease stamps (HSET), never by sleeping. Sharded queues are real ShardedQueues; the Redis
+Cluster is the session's ``cluster``, reached through one master's URL.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.asyncio.cluster import RedisCluster
 
-from aiopyrq import Pool, Queue, UniqueQueue
+from aiopyrq import Pool, Queue, ShardedQueue, UniqueQueue
 from aiopyrq.testing import RedisServer, ServerError
 
 pytestmark = pytest.mark.redis
@@ -75,7 +77,11 @@ async def age_lease(queue: Queue, seconds: int = OLD) -> None:
 
 async def dump(client, name: str) -> dict[str, object]:
     """Every key of the structure `name` and its content, to compare before and after."""
-    keys = sorted({name, *await client.keys(f"{name}-*")})
+    options = {}
+    if isinstance(client, RedisCluster):  # the keys {name}, {name}-..., on their master
+        name = f"{{{name}}}"
+        options["target_nodes"] = client.get_node_from_key(name)
+    keys = sorted({name, *await client.keys(f"{name}-*", **options)})
     content: dict[str, object] = {}
     for key in keys:
         kind = await client.type(key)
@@ -475,3 +481,296 @@ def test_demo(redis_server):
     usage = aiopyrq("demo", "--consumers", "1", url=redis_server.url)
     assert usage.returncode == 2
     assert "--consumers at least 2" in usage.stderr
+
+
+# Sharded queues
+
+
+def shard_names(name: str, shards: int = 3) -> list[str]:
+    return [f"{name}:{i}" for i in range(shards)]
+
+
+async def dump_shards(client, name: str, shards: int = 3) -> dict[str, object]:
+    """Every key of every shard and its content."""
+    content: dict[str, object] = {}
+    for shard in shard_names(name, shards):
+        content |= await dump(client, shard)
+    return content
+
+
+async def items_held(client, name: str, shards: int = 3) -> list[str]:
+    """Every item waiting, held or dead in the shards' lists, sorted."""
+    lists = [v for v in (await dump_shards(client, name, shards)).values() if isinstance(v, list)]
+    return sorted(item for content in lists for item in content)
+
+
+async def busy_sharded(client, name: str, *, unique: bool = False):
+    """30 items over 3 shards: a stale consumer holds 6, a live one 3, 3 are dead, 18 wait."""
+    producer = ShardedQueue(name, client, shards=3, unique=unique)
+    await producer.add_items(items_named(30))
+    stale = ShardedQueue(name, client, shards=3, unique=unique)
+    live = ShardedQueue(name, client, shards=3, unique=unique)
+    rejecter = ShardedQueue(name, client, shards=3, unique=unique, max_deliveries=1)
+    assert len(await stale.get_items(6)) == 6
+    assert len(await live.get_items(3)) == 3
+    assert await rejecter.reject_items(await rejecter.get_items(3)) == 3  # dead at once
+    for shard in stale.shards:
+        if await client.exists(shard.processing_queue_name):
+            await age_lease(shard)
+    return stale, live
+
+
+async def shard_figures(client, queue: Queue) -> dict[str, int]:
+    """What one shard holds, read from its keys."""
+    leases = await client.hkeys(queue.timeouts_hash_name)
+    return {
+        "waiting": await client.llen(queue.keys.queue),
+        "in_flight": sum([await client.llen(lease) for lease in leases]),
+        "dead": await client.llen(queue.keys.dead),
+    }
+
+
+async def check_sharded_stats(client, url: str, name: str, stale, live) -> None:
+    """stats --json and stats of the sharded queue busy_sharded made, against the keys."""
+    [stats] = json.loads(ok(aiopyrq("stats", "--json", name, url=url)))
+
+    assert (stats["name"], stats["kind"]) == (name, "unique" if stale.unique else "queue")
+    assert (stats["waiting"], stats["in_flight"], stats["dead"]) == (18, 9, 3)
+    assert [shard["name"] for shard in stats["shards"]] == shard_names(name)
+    for shard, queue in zip(stats["shards"], stale.shards, strict=True):
+        figures = {key: shard[key] for key in ("waiting", "in_flight", "dead")}
+        assert figures == await shard_figures(client, queue)
+    holders = {(c["shard"], c["id"]): c for c in stats["consumers"]}
+    held = {
+        (q.name, q.client_id): await client.llen(q.processing_queue_name)
+        for consumer in (stale, live)
+        for q in consumer.shards
+    }
+    assert {key: c["items"] for key, c in holders.items()} == {k: n for k, n in held.items() if n}
+    for shard in stale.shards:
+        if (shard.name, shard.client_id) in holders:
+            assert holders[shard.name, shard.client_id]["lease_age"] >= OLD
+    assert OLD <= stats["oldest_lease_age"] <= OLD + 30
+
+    text = ok(aiopyrq("stats", name, url=url))
+    kind = "UniqueQueues" if stale.unique else "Queues"
+    assert text.splitlines()[0] == f"{name} (ShardedQueue of 3 {kind})"
+    assert re.search(r"^  waiting +18  age of the oldest: unknown", text, re.MULTILINE)
+    assert re.search(r"^  dead letters +3$", text, re.MULTILINE)
+    assert re.search(r"^  shard +waiting +in flight +dead letters$", text, re.MULTILINE)
+    for shard in stats["shards"]:
+        row = rf"^  {shard['name']} +{shard['waiting']} +{shard['in_flight']} +{shard['dead']}$"
+        assert re.search(row, text, re.MULTILINE)
+    for (shard, consumer), holder in holders.items():
+        row = rf"^  {shard} +{re.escape(consumer)} +{holder['items']}  [0-9]"
+        assert re.search(row, text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("unique", [False, True])
+async def test_stats_of_a_sharded_queue(redis_server, client, name, unique):
+    """stats finds the shards NAME:0..2 of a ShardedQueue: each shard's figures and totals."""
+    stale, live = await busy_sharded(client, name, unique=unique)
+
+    await check_sharded_stats(client, redis_server.url, name, stale, live)
+
+
+async def test_shards_found_up_to_the_highest_with_a_key(redis_server, client, name):
+    """Shards are found up to the highest-numbered with a key; --shards N gives the count."""
+    sharded = ShardedQueue(name, client, shards=5)
+    await sharded.shards[0].add_items(["a", "b"])
+    await sharded.shards[2].add_items(["c"])
+    url = redis_server.url
+
+    [found] = json.loads(ok(aiopyrq("stats", "--json", name, url=url)))
+    assert [(s["name"], s["waiting"]) for s in found["shards"]] == [
+        (f"{name}:0", 2),
+        (f"{name}:1", 0),
+        (f"{name}:2", 1),
+    ]
+    [given] = json.loads(ok(aiopyrq("stats", "--json", "--shards", "5", name, url=url)))
+    assert [s["name"] for s in given["shards"]] == shard_names(name, 5)
+    assert (given["waiting"], found["waiting"]) == (3, 3)
+    watched = ok(aiopyrq("watch", name, "--interval", "0.05", "--count", "2", url=url))
+    views = watched.split("aiopyrq watch  ")[1:]
+    assert len(views) == 2
+    assert re.search(rf"^{name} \(ShardedQueue of 3 Queues\)$", views[1], re.MULTILINE)
+    assert re.search(r"^  waiting +3 \(\+0\)", views[1], re.MULTILINE)
+    assert re.search(rf"^  {name}:2 +1 +0 +0$", views[1], re.MULTILINE)
+
+    await Queue(name, client).add_items(["own"])  # NAME has a key: a Queue of its own
+    [own] = json.loads(ok(aiopyrq("stats", "--json", name, url=url)))
+    assert "shards" not in own
+    assert own["waiting"] == 1
+
+
+async def test_a_pool_among_shards_or_no_shard(redis_server, client, name):
+    """A Pool NAME:0 is not a shard (exit 5); --shards with no shard key exits 6."""
+    await Pool(f"{name}:0", client).add_items(["x"])
+    stderr = failed(aiopyrq("stats", name, url=redis_server.url), 5)
+    assert f"'{name}:0' is a Pool: the shards of a sharded queue are Queues" in stderr
+
+    stderr = failed(aiopyrq("stats", "--shards", "2", f"{name}-none", url=redis_server.url), 6)
+    assert f"nor shards '{name}-none:0' to '{name}-none:1'" in stderr
+
+
+async def test_peek_each_shard(redis_server, client, name):
+    """peek lists each shard's next items, labelled with the shard, in the order of its gets."""
+    sharded = ShardedQueue(name, client, shards=3)
+    await sharded.add_items(items_named(12))
+
+    lines = ok(aiopyrq("peek", name, "-n", "2", url=redis_server.url)).splitlines()
+
+    expected = []
+    for shard in sharded.shards:
+        expected += [f"{shard.name}\t{item}" for item in await shard.get_items(2)]
+    assert lines == expected
+    assert len(lines) == 6
+
+
+@pytest.mark.parametrize("unique", [False, True])
+async def test_requeue_stale_over_shards(redis_server, client, name, unique):
+    """requeue-stale puts back the stale consumer's items on every shard; dry run first."""
+    stale, live = await busy_sharded(client, name, unique=unique)
+    before = await dump_shards(client, name)
+    url = redis_server.url
+
+    dry = ok(aiopyrq("requeue-stale", name, "--older-than", "60", "--dry-run", url=url))
+    stale_shards = [q for q in stale.shards if await client.exists(q.processing_queue_name)]
+    assert dry.splitlines()[0] == (
+        "would requeue 6 items of consumers whose lease is older than 60 s, "
+        f"from {len(stale_shards)} consumers (dry run)"
+    )
+    for shard in stale_shards:
+        assert f"  {shard.client_id} on {shard.name}  " in dry
+    assert await dump_shards(client, name) == before
+
+    done = ok(aiopyrq("requeue-stale", name, "--older-than", "60", url=url))
+    assert done.splitlines()[0] == "requeued 6 items of consumers whose lease is older than 60 s"
+    for shard in stale.shards:
+        assert await client.exists(shard.processing_queue_name) == 0
+    assert sum([await client.llen(q.processing_queue_name) for q in live.shards]) == 3
+    assert await items_held(client, name) == sorted(items_named(30))  # nothing lost
+    if unique:
+        for shard in stale.shards:
+            waiting = await client.lrange(shard.keys.queue, 0, -1)
+            assert await client.smembers(shard.keys.unique) == set(waiting)
+
+
+async def test_drop_stale_over_shards(redis_server, client, name):
+    """drop-stale deletes the stale consumer's items on every shard, and only those."""
+    stale, live = await busy_sharded(client, name)
+
+    done = ok(aiopyrq("drop-stale", name, "--older-than", "60", url=redis_server.url))
+
+    assert done.splitlines()[0] == "dropped 6 items of consumers whose lease is older than 60 s"
+    for shard in stale.shards:
+        assert await client.exists(shard.processing_queue_name) == 0
+    assert len(await items_held(client, name)) == 30 - 6
+    assert sum([await client.llen(q.processing_queue_name) for q in live.shards]) == 3
+
+
+async def test_dead_letters_over_shards(redis_server, client, name):
+    """dead list shows each shard's dead letters; requeue and purge count all shards."""
+    sharded = ShardedQueue(name, client, shards=3, max_deliveries=1)
+    await sharded.add_items(items_named(9))
+    assert await sharded.reject_items(await sharded.get_items(5)) == 5
+    url = redis_server.url
+    dead = {q.name: await client.lrange(q.keys.dead, 0, -1) for q in sharded.shards}
+
+    listed = ok(aiopyrq("dead", "list", name, url=url)).splitlines()
+    assert listed == [f"{shard}\t{item}" for shard, items in dead.items() for item in items]
+    before = await dump_shards(client, name)
+    assert ok(aiopyrq("dead", "requeue", name, "--dry-run", url=url)) == (
+        "would requeue 5 dead letters (dry run)\n"
+    )
+    assert await dump_shards(client, name) == before
+    assert ok(aiopyrq("dead", "requeue", name, url=url)) == "requeued 5 dead letters\n"
+    assert await sharded.get_dead_count() == 0
+    assert await sharded.get_count() == 9
+
+    await sharded.reject_items(await sharded.get_items(9))
+    assert ok(aiopyrq("dead", "purge", name, url=url)) == "purged 9 dead letters\n"
+    assert await items_held(client, name) == []
+
+
+# Redis Cluster
+
+
+@pytest.fixture
+async def cc(cluster):
+    """A RedisCluster client of the session's cluster."""
+    client = RedisCluster(startup_nodes=cluster.startup_nodes, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def test_cluster_stats_and_peek(cluster, cc, name):
+    """On a cluster (found from INFO) stats and peek read the hash-tagged keys {NAME}..."""
+    stale, live = await busy_queue(cc, name)
+    assert stale.keys.queue == f"{{{name}}}"
+
+    [stats] = json.loads(ok(aiopyrq("stats", "--json", name, url=cluster.url)))
+
+    assert (stats["waiting"], stats["in_flight"], stats["dead"]) == (10, 8, 2)
+    assert stats["waiting"] == await cc.llen(f"{{{name}}}")
+    assert stats["dead"] == await cc.llen(f"{{{name}}}-dead")
+    consumers = {c["id"]: c for c in stats["consumers"]}
+    assert consumers[stale.client_id]["processing_list"] == stale.processing_queue_name
+    assert consumers[stale.client_id]["lease_age"] >= OLD
+    assert consumers[live.client_id]["items"] == 3
+    forced = ok(aiopyrq("--cluster", "stats", "--json", name, url=cluster.url))
+    assert json.loads(forced)[0]["waiting"] == 10
+    assert ok(aiopyrq("peek", name, "-n", "3", url=cluster.url)).splitlines() == [
+        "item-10",
+        "item-11",
+        "item-12",
+    ]
+
+
+async def test_cluster_requeue_stale_and_dead(cluster, cc, name):
+    """On a cluster requeue-stale and dead list, requeue and purge work; dry runs change nothing."""
+    stale, live = await busy_queue(cc, name)
+    url = cluster.url
+    before = await dump(cc, name)
+
+    dry = ok(aiopyrq("requeue-stale", name, "--older-than", "60", "--dry-run", url=url))
+    assert dry.startswith("would requeue 5 items ")
+    assert ok(aiopyrq("dead", "purge", name, "--dry-run", url=url)).startswith("would purge 2 ")
+    assert await dump(cc, name) == before
+
+    done = ok(aiopyrq("requeue-stale", name, "--older-than", "60", url=url))
+    assert done.splitlines()[0] == "requeued 5 items of consumers whose lease is older than 60 s"
+    assert await cc.exists(stale.processing_queue_name) == 0
+    assert await cc.lrange(f"{{{name}}}", -5, -1) == items_named(5)[::-1]
+    assert ok(aiopyrq("dead", "list", name, url=url)).splitlines() == ["item-8", "item-9"]
+    assert ok(aiopyrq("dead", "requeue", name, url=url)) == "requeued 2 dead letters\n"
+    assert await cc.llen(f"{{{name}}}") == 17
+    assert await live.reject_items(await live.get_items(20)) == 17  # max_deliveries=1
+    assert ok(aiopyrq("dead", "purge", name, url=url)) == "purged 17 dead letters\n"
+    assert await cc.exists(f"{{{name}}}", f"{{{name}}}-dead") == 0
+    assert await cc.llen(live.processing_queue_name) == 3
+
+
+async def test_cluster_sharded_queue(cluster, cc, name):
+    """A ShardedQueue on a cluster: shards found on every master, figures, requeue-stale."""
+    stale, live = await busy_sharded(cc, name)
+    assert len({cluster.master_of(q.keys.queue).port for q in stale.shards}) > 1
+
+    await check_sharded_stats(cc, cluster.url, name, stale, live)
+
+    done = ok(aiopyrq("requeue-stale", name, "--older-than", "60", url=cluster.url))
+    assert done.splitlines()[0] == "requeued 6 items of consumers whose lease is older than 60 s"
+    assert await items_held(cc, name) == sorted(items_named(30))  # nothing lost
+    assert ok(aiopyrq("dead", "requeue", name, url=cluster.url)) == "requeued 3 dead letters\n"
+    assert await stale.get_count() == 18 + 6 + 3
+
+
+def test_cluster_options(redis_server, name):
+    """--cluster on a server that is not a cluster node exits 3; --no-cluster skips INFO."""
+    stderr = failed(aiopyrq("--cluster", "stats", name, url=redis_server.url), 3)
+    assert f"cannot reach {redis_server.url}: " in stderr
+    assert "Cluster mode is not enabled" in stderr
+    output = ok(aiopyrq("--no-cluster", "stats", "--kind", "queue", name, url=redis_server.url))
+    assert output.splitlines()[0] == f"{name} (Queue)"

@@ -2,7 +2,7 @@
 
 The exporter is prometheus_client's own HTTP server on a free loopback port, in a thread;
 every figure scraped is checked against what the queue's keys hold and against the items
-the handler saw.
+the handler saw. A sharded queue is reported under its own name, its shards summed.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ import urllib.request
 from collections import Counter
 
 import pytest
+import redis.cluster
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
+from redis.asyncio.cluster import RedisCluster
 
-from aiopyrq import Consumer, Pool, Queue
+from aiopyrq import Consumer, Pool, Queue, ShardedQueue
 from aiopyrq.metrics import QueueCollector
 from aiopyrq.tracing import opentelemetry_spans
 
@@ -110,6 +112,7 @@ async def test_metrics_during_and_after_a_consumer_run(redis_server, client, nam
         assert during["aiopyrq_dead_letters", name] == 0
         assert during["aiopyrq_consumer_delivered_total", name] == 5
         assert during["aiopyrq_consumer_acked_total", name] == 0
+        assert during["aiopyrq_consumer_dead_lettered_total", name] == 0
         assert during["aiopyrq_consumer_handler_duration_seconds_count", name] == 0
 
         await client.hset(other.timeouts_hash_name, other.processing_queue_name, now - 100)
@@ -179,6 +182,137 @@ async def test_redis_down_still_serves_the_counters(exporter, name):
 
     assert samples["aiopyrq_redis_up", ""] == 0
     assert ("aiopyrq_waiting_items", name) not in samples
+
+
+async def test_dead_lettered_counts_rejects_at_the_same_time(redis_server, client, name, exporter):
+    """Two handlers failing at once send both items to the dead letters: the counter says 2."""
+    registry, url = exporter
+    queue = Queue(name, client, max_deliveries=1)
+    await queue.add_items(["bad-0", "bad-1"])
+    gate = asyncio.Event()
+
+    async def handler(item: str) -> None:
+        await gate.wait()
+        raise ValueError(item)
+
+    consumer = Consumer(queue, handler, batch_size=1, concurrency=2, wait=0.1)
+    registry.register(QueueCollector(redis_server.url, consumers=[consumer]))
+    task = asyncio.create_task(consumer.run(handle_signals=False))
+    try:
+        await until(lambda: consumer.stats.delivered == 2, "both items delivered")
+        gate.set()
+
+        async def both_dead() -> bool:
+            return await queue.get_dead_count() == 2
+
+        await until(both_dead, "both items dead")
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, BOUND)  # the handlers' rejects have returned
+
+    samples = await scrape(url)
+    assert samples["aiopyrq_dead_letters", name] == 2
+    assert samples["aiopyrq_consumer_failed_total", name] == 2
+    assert samples["aiopyrq_consumer_dead_lettered_total", name] == 2
+
+
+async def sharded_figures(client, queue: ShardedQueue) -> dict[str, int]:
+    """What the shards hold, summed, read from their keys."""
+    figures = Counter()
+    for shard in queue.shards:
+        leases = await client.hkeys(shard.timeouts_hash_name)
+        figures["waiting"] += await client.llen(shard.keys.queue)
+        figures["in_flight"] += sum([await client.llen(lease) for lease in leases])
+        figures["consumers"] += len(leases)
+        figures["dead"] += await client.llen(shard.keys.dead)
+    return dict(figures)
+
+
+def reported(samples, name: str) -> dict[str, float]:
+    """The gauges of one queue, named as sharded_figures names them."""
+    return {
+        "waiting": samples["aiopyrq_waiting_items", name],
+        "in_flight": samples["aiopyrq_in_flight_items", name],
+        "consumers": samples["aiopyrq_consumers", name],
+        "dead": samples["aiopyrq_dead_letters", name],
+    }
+
+
+async def test_sharded_queue_summed_under_its_name(redis_server, client, name, exporter):
+    """A ShardedQueue consumer's queue: gauges summed over the shards, counters, no shard label."""
+    registry, url = exporter
+    good, bad = [f"item-{i}" for i in range(12)], ["bad-0", "bad-1", "bad-2"]
+    await ShardedQueue(name, client, shards=3).add_items(good + bad)
+    gate, handled = asyncio.Event(), Counter()
+
+    async def handler(item: str) -> None:
+        await gate.wait()
+        if item.startswith("bad"):
+            raise ValueError(item)
+        handled[item] += 1
+
+    queue = ShardedQueue(name, client, shards=3, max_deliveries=1)
+    consumer = Consumer(queue, handler, batch_size=1, concurrency=1, wait=0.2)
+    registry.register(QueueCollector(redis_server.url, consumers=[consumer]))
+    task = asyncio.create_task(consumer.run(handle_signals=False))
+    try:
+        await until(lambda: consumer.stats.delivered == 1, "an item delivered")
+        during = await scrape(url)
+        assert reported(during, name) == await sharded_figures(client, queue)
+        assert (during["aiopyrq_waiting_items", name], during["aiopyrq_in_flight_items", name]) == (
+            14,
+            1,
+        )
+        assert not any(key.startswith(f"{name}:") for _, key in during)  # no shard reported
+        gate.set()
+
+        async def done() -> bool:
+            return consumer.stats.acked == 12 and await queue.get_dead_count() == 3
+
+        await until(done, "all done")
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, BOUND)
+
+    after = await scrape(url)
+    assert handled == Counter(good)
+    assert reported(after, name) == await sharded_figures(client, queue)
+    assert after["aiopyrq_dead_letters", name] == 3
+    expected = {"delivered": 15, "acked": 12, "failed": 3, "dead_lettered": 3, "recovered": 0}
+    for counter, value in expected.items():
+        assert after[f"aiopyrq_consumer_{counter}_total", name] == value, counter
+
+
+async def test_cluster_queue_and_sharded_name(cluster, name, exporter):
+    """On a cluster (found from INFO): a Queue and a sharded queue named with shards=."""
+    registry, url = exporter
+    cc = RedisCluster(startup_nodes=cluster.startup_nodes, decode_responses=True)
+    try:
+        sharded = ShardedQueue(name, cc, shards=3, max_deliveries=1)
+        await sharded.add_items([f"item-{i}" for i in range(9)])
+        assert await sharded.reject_items(await sharded.get_items(4)) == 4
+        await sharded.get_items(2)
+        plain = Queue(f"{name}-plain", cc)
+        await plain.add_items(["a", "b", "c", "d"])
+        await plain.get_items(1)
+        collector = QueueCollector(cluster.url, [f"{name}-plain"], shards={name: 3})
+        registry.register(collector)
+
+        samples = await scrape(url)
+
+        assert isinstance(collector.client, redis.cluster.RedisCluster)
+        assert reported(samples, name) == await sharded_figures(cc, sharded)
+        assert (samples["aiopyrq_waiting_items", name], samples["aiopyrq_dead_letters", name]) == (
+            3,
+            4,
+        )
+        assert samples["aiopyrq_in_flight_items", name] == 2
+        assert samples["aiopyrq_waiting_items", f"{name}-plain"] == await cc.llen(
+            f"{{{name}-plain}}"
+        )
+        assert samples["aiopyrq_in_flight_items", f"{name}-plain"] == 1
+    finally:
+        await cc.aclose()
 
 
 async def test_opentelemetry_spans(client, name):
