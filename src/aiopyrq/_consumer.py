@@ -130,6 +130,7 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._changed = asyncio.Event()  # set when a handler slot frees, or on stop()
         self._busy = 0
+        self._unsure = False  # a get failed: items may be held that nobody handles
         self._batches: set[asyncio.Task[None]] = set()
 
     def stop(self) -> None:
@@ -165,7 +166,10 @@ class Consumer:
         stopping = asyncio.create_task(self._stopping.wait())
         try:
             while not self._stopping.is_set():
-                room = await self._room()
+                if self._unsure:
+                    await self._give_back_unknown()
+                    continue
+                room = await self._room(self.concurrency - 1)
                 if room == 0:
                     continue
                 size = self.batch_size if self.batch else min(self.batch_size, room)
@@ -193,6 +197,9 @@ class Consumer:
             items = fetch.result()
         except Exception:
             logger.exception("get_items on %s failed", self.structure.name)
+            # Redis may have moved items before the reply was lost: they are in this
+            # consumer's processing list, unknown to it, and its heartbeat keeps them there.
+            self._unsure = isinstance(self.structure, Queue | ShardedQueue)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), _RETRY_AFTER)
             return
@@ -203,14 +210,33 @@ class Consumer:
             self._batches.add(task)
             task.add_done_callback(self._batches.discard)
 
-    async def _room(self) -> int:
-        """Wait until a handler slot is free (or stopping); return the free slots."""
+    async def _room(self, most_busy: int) -> int:
+        """Wait until at most most_busy slots are busy (or stopping); return the free slots."""
         while not self._stopping.is_set():
-            if self._busy < self.concurrency:
+            if self._busy <= most_busy:
                 return self.concurrency - self._busy
             self._changed.clear()
             await self._changed.wait()
         return 0
+
+    async def _give_back_unknown(self) -> None:
+        """After a failed get: once every running handler has settled, give back the rest.
+
+        What is left in the processing list then is what the lost reply would have
+        delivered; it goes back to the front of the queue, uncounted.
+        """
+        if await self._room(0) == 0:
+            return  # stopping: the shut-down gives everything back
+        try:
+            released = await self.structure.release()  # type: ignore[union-attr]
+        except Exception:
+            logger.exception("giving back after a failed get on %s failed", self.structure.name)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), _RETRY_AFTER)
+            return
+        self._unsure = False
+        if released:
+            logger.warning("gave back %d items of a lost get to %s", released, self.structure.name)
 
     async def _process(self, items: list[Any]) -> None:
         try:

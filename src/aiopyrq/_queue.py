@@ -68,6 +68,7 @@ class Queue(Structure):
     _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
+    _reset: ClassVar[_scripts.Script] = _scripts.load("queue_reset-2")
 
     def __init__(  # noqa: PLR0913 - the original library's options
         self,
@@ -409,11 +410,8 @@ class Queue(Structure):
 
     async def reset_blocked_item(self, item: Item) -> None:
         """Forget the rollbacks counted for item."""
-        check_item(item)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.execute_command("HDEL", self.keys.retry_count, item)
-        pipe.execute_command("HDEL", self.keys.retry_timeout, item)
-        await pipe.execute()
+        keys = [self.keys.retry_count, self.keys.retry_timeout]
+        await self._script(self._reset, keys, [check_item(item)], write=False)
 
 
 def _option(name: str, value: int | None, alias: str, alias_value: int | None) -> int | None:

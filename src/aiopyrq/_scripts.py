@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from redis import exceptions
 from redis.asyncio.cluster import PipelineCommand, RedisCluster
-from redis.exceptions import AskError, ConnectionError, MovedError, NoScriptError  # noqa: A004
+from redis.exceptions import AskError, MovedError, NoScriptError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -249,13 +250,20 @@ async def _pipeline(client: Client, commands: list[tuple[EncodableT, ...]], key:
             pipe.execute_command(*command)
         return await pipe.execute(raise_on_error=False)
     # A cluster client would send WAIT to every master: talk to the key's master directly.
+    await client.initialize()  # learns the slots on a client's first command; then a no-op
     node = client.get_node_from_key(key)
     if node is None:  # pragma: no cover - get_node_from_key raises for an uncovered slot
         msg = f"no node serves the key {key!r}"
         raise LookupError(msg)
     queued = [PipelineCommand(i, *command) for i, command in enumerate(commands)]
-    await node.execute_pipeline(queued)
+    try:
+        await node.execute_pipeline(queued)
+    except (exceptions.ConnectionError, exceptions.TimeoutError):
+        await client.nodes_manager.initialize()  # the master is gone: learn who took over
+        raise
     results = [command.result for command in queued]
-    if any(isinstance(result, MovedError | AskError | ConnectionError) for result in results):
+    if any(
+        isinstance(result, MovedError | AskError | exceptions.ConnectionError) for result in results
+    ):
         await client.nodes_manager.initialize()  # the next call goes to the right master
     return results
