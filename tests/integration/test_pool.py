@@ -14,7 +14,7 @@ import pytest
 
 from aiopyrq import Pool
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
 ITEMS = [f"item-{i}" for i in range(1000)]
 
@@ -256,6 +256,7 @@ async def test_clear_pool_deletes_every_item(client, name):
     await client.delete(other)
 
 
+@pytest.mark.standalone_only
 async def test_batch_operations_are_one_command_each(client, name):
     """add_items, ack_items, remove_items and delete_items of 1,000 items send one command each."""
     pool = Pool(name, client, chunk_size=1000)

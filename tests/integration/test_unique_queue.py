@@ -6,7 +6,7 @@ import pytest
 
 from aiopyrq import UniqueQueue
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
 
 @pytest.fixture
