@@ -200,8 +200,7 @@ class Consumer:
             # Redis may have moved items before the reply was lost: they are in this
             # consumer's processing list, unknown to it, and its heartbeat keeps them there.
             self._unsure = isinstance(self.structure, Queue | ShardedQueue)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), _RETRY_AFTER)
+            await self._pause(_RETRY_AFTER)
             return
         if items:
             self.stats.delivered += len(items)
@@ -231,8 +230,7 @@ class Consumer:
             released = await self.structure.release()  # type: ignore[union-attr]
         except Exception:
             logger.exception("giving back after a failed get on %s failed", self.structure.name)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), _RETRY_AFTER)
+            await self._pause(_RETRY_AFTER)
             return
         self._unsure = False
         if released:
@@ -291,8 +289,7 @@ class Consumer:
                 logger.exception("%s on %s failed", operation, self.structure.name)
                 if self._stopping.is_set():
                     return 0
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), _RETRY_AFTER)
+            await self._pause(_RETRY_AFTER)
 
     async def _every(self, interval: float, job: Callable[[], Awaitable[object]]) -> None:
         while not self._stopping.is_set():
@@ -300,8 +297,12 @@ class Consumer:
                 await job()
             except Exception:
                 logger.exception("upkeep of %s failed", self.structure.name)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), interval)
+            await self._pause(interval)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep for seconds, or less if the consumer is asked to stop meanwhile."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _reap(self, queue: Queue | ShardedQueue) -> None:
         recovered = await queue.recover(self.lease_timeout, self.sweep_interval)

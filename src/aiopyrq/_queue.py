@@ -230,13 +230,7 @@ class Queue(Structure):
         checked = check_items(items)
         if not checked:
             return 0
-        keys = [
-            *self._queue_keys(),
-            self.processing_queue_name,
-            self.keys.timeouts,
-            self.keys.deliveries,
-            self.keys.dead,
-        ]
+        keys = self._return_keys(self.processing_queue_name)
         args: list[EncodableT] = [self.max_deliveries or 0, self._pack(checked)]
         return int(await self._script(self._reject, keys, args))
 
@@ -329,14 +323,13 @@ class Queue(Structure):
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
-        keys = [
-            *self._queue_keys(),
-            processing,
-            self.keys.timeouts,
-            self.keys.deliveries,
-            self.keys.dead,
-        ]
+        keys = self._return_keys(processing)
         return self._requeue.call(keys, [max_age, max_deliveries])
+
+    def _return_keys(self, processing: str) -> list[str]:
+        """The keys of the scripts that return a processing list's items (reject, requeue)."""
+        keys = [self.keys.timeouts, self.keys.deliveries, self.keys.dead]
+        return [*self._queue_keys(), processing, *keys]
 
     async def release(self) -> int:
         """Put every item this consumer holds back at the front of the queue; drop its lease.
