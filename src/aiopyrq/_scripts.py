@@ -33,7 +33,12 @@ _INCLUDE = re.compile(r'^--- @include "([^"]+)"[ \t]*$', re.MULTILINE)
 _NAME = re.compile(r"^\w+-(\d+)$")
 _RELOADS = 2  # a SCRIPT FLUSH racing the reload itself gets a second chance
 _ARRAY = b"\xdd"  # msgpack: an array of up to 2**32 - 1 elements, its length on 4 bytes
-_STRING = b"\xdb"  # msgpack: a string of up to 2**32 - 1 bytes, its length on 4 bytes
+_STRING16 = b"\xda"  # msgpack: a string of up to 2**16 - 1 bytes, its length on 2 bytes
+_STRING32 = b"\xdb"  # msgpack: a string of up to 2**32 - 1 bytes, its length on 4 bytes
+_SHORT = 256
+# msgpack headers of the strings shorter than _SHORT bytes: fixstr below 32, then str 8.
+_HEADERS = [bytes([0xA0 | n]) for n in range(32)]
+_HEADERS += [b"\xd9" + bytes([n]) for n in range(32, _SHORT)]
 
 
 def _read(path: str) -> str:
@@ -120,19 +125,30 @@ def pack(items: Sequence[Item], encoding: str = "utf-8", errors: str = "strict")
     where most of a batch's client time goes otherwise. Items are encoded as redis-py
     encodes command arguments: ``str`` with the client's encoding, numbers by ``repr``.
     """
-    parts = [_ARRAY + len(items).to_bytes(4, "big")]
-    for item in items:
-        if type(item) is str:
-            data = item.encode(encoding, errors)
-        elif isinstance(item, bytes):
-            data = item
-        elif isinstance(item, str):
-            data = str(item).encode(encoding, errors)
-        else:
-            data = repr(item).encode()
-        parts.append(_STRING + len(data).to_bytes(4, "big"))
-        parts.append(data)
-    return b"".join(parts)
+    data = [
+        item.encode(encoding, errors) if type(item) is str else _encode(item, encoding, errors)
+        for item in items
+    ]
+    parts: list[bytes] = [b""] * (2 * len(data))
+    parts[::2] = [_HEADERS[n] if (n := len(d)) < _SHORT else _header(n) for d in data]
+    parts[1::2] = data
+    return _ARRAY + len(data).to_bytes(4, "big") + b"".join(parts)
+
+
+def _encode(item: Item, encoding: str, errors: str) -> bytes:
+    """An item other than a plain ``str`` as redis-py would send it."""
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, str):
+        return str(item).encode(encoding, errors)
+    return repr(item).encode()
+
+
+def _header(length: int) -> bytes:
+    """The msgpack header of a string of this many bytes."""
+    if length < 1 << 16:
+        return _STRING16 + length.to_bytes(2, "big")
+    return _STRING32 + length.to_bytes(4, "big")
 
 
 @functools.cache
@@ -169,7 +185,7 @@ async def run(client: Client, call: Call) -> Any:  # noqa: ANN401 - the script's
             if call.script is None:
                 raise
             await send(client, "SCRIPT LOAD", call.script.source)
-    return await send(client, *call.args)
+    return await client.execute_command(*call.args)
 
 
 async def run_all(
