@@ -1,5 +1,6 @@
 --[[
-  Adds a batch to a UniqueQueue: an item already waiting is not added again.
+  Adds a batch to a UniqueQueue: an item already waiting is not added again, nor
+  one listed twice in the batch.
 
   Input:
     KEYS[1] queue list
@@ -12,11 +13,18 @@
 local rcall = redis.call
 --- @include "includes/push"
 
-local added = {}
-for _, item in ipairs(cmsgpack.unpack(ARGV[1])) do
-  if rcall('SADD', KEYS[2], item) == 1 then
-    added[#added + 1] = item
+local items = cmsgpack.unpack(ARGV[1])
+local added, seen = {}, {}
+for i = 1, #items, 1000 do
+  local chunk = { unpack(items, i, math.min(i + 999, #items)) }
+  local waiting = rcall('SMISMEMBER', KEYS[2], unpack(chunk))
+  for j, item in ipairs(chunk) do
+    if waiting[j] == 0 and not seen[item] then
+      seen[item] = true
+      added[#added + 1] = item
+    end
   end
 end
+push_all('SADD', KEYS[2], added)
 push_all('LPUSH', KEYS[1], added)
 return #added
