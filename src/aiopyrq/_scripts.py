@@ -18,6 +18,8 @@ from redis import exceptions
 from redis.asyncio.cluster import PipelineCommand, RedisCluster
 from redis.exceptions import AskError, MovedError, NoScriptError
 
+from aiopyrq import _connection
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -180,12 +182,12 @@ async def run(client: Client, call: Call) -> Any:  # noqa: ANN401 - the script's
     """
     for _ in range(_RELOADS):
         try:
-            return await client.execute_command(*call.args)
+            return await _connection.execute(client, *call.args)
         except NoScriptError:  # noqa: PERF203 - the rare path, after a SCRIPT FLUSH or failover
             if call.script is None:
                 raise
             await send(client, "SCRIPT LOAD", call.script.source)
-    return await client.execute_command(*call.args)
+    return await _connection.execute(client, *call.args)
 
 
 async def run_all(
