@@ -186,7 +186,7 @@ async def run(client: Client, call: Call) -> Any:  # noqa: ANN401 - the script's
         except NoScriptError:  # noqa: PERF203 - the rare path, after a SCRIPT FLUSH or failover
             if call.script is None:
                 raise
-            await send(client, "SCRIPT LOAD", call.script.source)
+            await _connection.execute(client, "SCRIPT LOAD", call.script.source)
     return await _connection.execute(client, *call.args)
 
 

@@ -1,8 +1,9 @@
-"""The script calls' own round trip (aiopyrq._connection): redis-py's pool, retries and errors.
+"""The script calls' multiplexed connection (aiopyrq._connection).
 
-It must behave as ``execute_command`` does: the same replies and errors, a timeout after the
-client's ``socket_timeout``, no reply left behind on a connection by a call that failed or
-was cancelled, the client's retry policy, and every connection back in the pool.
+It must behave as ``execute_command`` does: the same replies and errors, each call its own
+reply however many tasks share the connection, a timeout after the client's
+``socket_timeout``, no reply given to the wrong call after a failure or a cancellation, and
+the client's retry policy.
 """
 
 from __future__ import annotations
@@ -77,20 +78,49 @@ async def test_bytes_client(raw_client, name):
     assert await echo(raw_client, name, b"\xff\x00") == [name.encode(), b"\xff\x00", [2, b"nested"]]
 
 
-async def test_connections_are_reused_with_their_timeout(impatient, name):
-    """Sequential calls use one pooled connection, whose socket_timeout stays as configured."""
+async def test_one_connection_serves_every_call(impatient, name):
+    """Sequential and concurrent calls share one connection, its socket_timeout unchanged."""
     for number in range(20):
         assert (await echo(impatient, name, "v", number))[2][0] == number + 1
-    pool = impatient.connection_pool
-    assert len(pool._available_connections) == 1
-    assert not pool._in_use_connections
-    assert pool._available_connections[0].socket_timeout == TIMEOUT
+    replies = await asyncio.gather(*(echo(impatient, name, str(i), i) for i in range(50)))
+    assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(50)]
+    assert [c.socket_timeout for c in pool_of(impatient)] == [TIMEOUT]
 
 
 async def test_concurrent_calls_each_get_their_own_reply(client, name):
-    """Calls of many tasks at once, each on a connection of its own, get their own replies."""
-    replies = await asyncio.gather(*(echo(client, name, str(i), i) for i in range(50)))
-    assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(50)]
+    """Calls of many tasks at once, written together, get their own replies, in any order."""
+    replies = await asyncio.gather(*(echo(client, name, str(i), i) for i in range(500)))
+    assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(500)]
+
+
+async def test_an_error_fails_its_own_call_only(client, name):
+    """An error reply, or an argument redis-py cannot encode, fails that call alone."""
+    await client.set(f"{name}-string", "a string")
+    good, wrong_type, bad_argument, also_good = await asyncio.gather(
+        echo(client, name, "a"),
+        _connection.execute(client, "LPUSH", f"{name}-string", "x"),
+        _connection.execute(client, "LPUSH", name, None),
+        echo(client, name, "b"),
+        return_exceptions=True,
+    )
+    assert good == [name, "a", [2, "nested"]]
+    assert also_good == [name, "b", [2, "nested"]]
+    assert isinstance(wrong_type, redis.exceptions.ResponseError)
+    assert "WRONGTYPE" in str(wrong_type)
+    assert isinstance(bad_argument, redis.exceptions.DataError)
+    assert await client.exists(name) == 0
+
+
+async def test_a_call_cancelled_before_it_went_out_sends_nothing(client, name):
+    """A call cancelled while queued for the next write is not written at all."""
+    await echo(client, name, "warm")
+    queued = asyncio.create_task(_connection.execute(client, "LPUSH", name, "never"))
+    await asyncio.sleep(0)  # queued for the pump, which has not written yet
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    assert await echo(client, name, "after") == [name, "after", [2, "nested"]]
+    assert await client.exists(name) == 0
 
 
 @pytest.mark.slow
@@ -103,6 +133,11 @@ async def test_frozen_server_times_out(own_server, impatient, name):
         with pytest.raises(redis.exceptions.TimeoutError):
             await echo(impatient, name, "lost")
         assert TIMEOUT * 0.9 < time.monotonic() - start < TIMEOUT * 4
+        # Calls queued meanwhile fail too, as redis-py's errors, not with each other's replies.
+        late = await asyncio.gather(
+            *(echo(impatient, name, str(i)) for i in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(error, redis.exceptions.TimeoutError) for error in late)
     finally:
         own_server.resume()
     # The timed-out call's reply arrives late on the dropped connection, never to another call.
@@ -126,7 +161,6 @@ async def test_cancelled_call_leaves_no_reply_behind(own_server, impatient, name
     for number in range(5):
         reply = await echo(impatient, name, "after", number)
         assert reply == [name, "after", [number + 1, "nested"]]
-    assert not impatient.connection_pool._in_use_connections
 
 
 @pytest.mark.slow

@@ -735,6 +735,7 @@ async def commands_sent(redis_server, client, action):
     MONITOR lists every command the server runs; those run by a script are marked ``lua``.
     """
     watcher = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.ping()  # the ECHO below finds a connection ready: no handshake in the list
     try:
         async with watcher.monitor() as monitor:
             await action()
