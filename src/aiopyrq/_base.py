@@ -30,6 +30,10 @@ _DEFAULT_SOCKET_TIMEOUT = inspect.signature(AbstractConnection).parameters["sock
 
 _ITEM_TYPES = frozenset({str, bytes, int, float})
 
+SHARED_ITEMS = 10
+"""A script call of up to this many items may share a round trip with other small calls; a
+larger one goes alone, so that Redis works on it while the client handles other replies."""
+
 DEFAULT_SYNC_SLAVES_COUNT = 0
 DEFAULT_SYNC_SLAVES_TIMEOUT = 100  # milliseconds
 
@@ -200,12 +204,13 @@ class Structure:
         args: Sequence[EncodableT],
         *,
         write: bool = True,
+        items: int = 1,
     ) -> Any:  # noqa: ANN401 - the script's reply
-        """Run one script; after a write, wait for the replicas if asked."""
+        """Run one script of so many items; after a write, wait for the replicas if asked."""
         call = script.call(keys, args)
         if write and self._durability is not None:
             return (await _scripts.run_all(self.redis, [call], self._durability))[0]
-        return await _scripts.run(self.redis, call)
+        return await _scripts.run(self.redis, call, shared=items <= SHARED_ITEMS)
 
     async def _write(self, calls: Sequence[_scripts.Call], *, write: bool = True) -> list[Any]:
         """Send calls in one round trip; after writes, wait for the replicas if asked."""

@@ -1,18 +1,22 @@
-"""Script calls of every task of a client, written together and answered in order.
+"""Script calls at a fraction of the client CPU of ``execute_command``.
 
 A round trip through redis-py's ``execute_command`` costs the client about 90 µs of CPU on a
-2-core machine (a pooled connection borrowed and returned, a task per write made by
-Python 3.11's ``wait_for`` under a socket timeout, an event-loop cycle), whatever the command
-does. Here the commands that a client's tasks issue in one turn of the event loop go out in
-one write on one connection borrowed from the client's pool, and their replies are read in
-order before the connection goes back: with four tasks a call costs about a third of that,
-and Redis reads and writes once for all of them.
+2-core machine, whatever the command does: a pooled connection borrowed and returned, an
+event-loop cycle, and, under a socket timeout (5 s by default since redis-py 6), a task per
+write made by Python 3.11's ``asyncio.wait_for``. Two things cut that here:
 
-The connection is redis-py's own, lent and checked by its pool (address, Sentinel master,
-TLS, auth, ``socket_timeout``); a failure to connect, write or read fails every call of the
-round trip with redis-py's error, retried as the client's retry policy says. A caller
-cancelled before its command went out sends nothing; one cancelled later leaves its reply to
-be read and dropped.
+- one ``asyncio.timeout`` covers a round trip's write and reads, instead of a task per write
+  and a timer per read;
+- small calls (an item or a few) of a client's tasks share round trips: those issued in one
+  turn of the event loop go out in one write on one pooled connection, and their replies are
+  read in order. A call of a whole batch goes alone on a connection of its own, so that
+  Redis works on it while the client handles the replies of others.
+
+The connections are redis-py's own, lent and checked by the client's pool (address, Sentinel
+master, TLS, auth), and a round trip still fails after the client's ``socket_timeout``. A
+failure to connect, write or read fails every call of the round trip with redis-py's error,
+retried as the client's retry policy says. A call cancelled before its command went out
+sends nothing; one cancelled later leaves its reply to be read and dropped.
 
 Only for commands that do not block and whose raw reply is the result (EVALSHA, SCRIPT
 LOAD), on a ``Redis`` client that borrows a pool connection per command; anything else goes
@@ -22,57 +26,77 @@ through ``execute_command``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import weakref
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from redis.asyncio.cluster import RedisCluster
     from redis.asyncio.connection import AbstractConnection
     from redis.typing import EncodableT
 
     Command = tuple[EncodableT, ...]
+    Batch = list[tuple[Command, asyncio.Future[Any]]]
 
+_TIMEOUT_SCOPE = sys.version_info >= (3, 11)  # asyncio.timeout
 _MULTIPLEXERS: weakref.WeakKeyDictionary[Redis, _Multiplexer] = weakref.WeakKeyDictionary()
 
 
-async def execute(client: Redis | RedisCluster, *args: EncodableT) -> Any:  # noqa: ANN401
-    """Send one command and return its raw reply, retried as the client retries."""
+async def execute(client: Redis | RedisCluster, *args: EncodableT, shared: bool = True) -> Any:  # noqa: ANN401
+    """Send one command and return its raw reply, retried as the client retries.
+
+    Args:
+        client: The client.
+        *args: The command.
+        shared: The call is small: it may share a round trip with other small calls.
+    """
     if not isinstance(client, Redis) or client.single_connection_client:
         return await client.execute_command(*args)
     loop = asyncio.get_running_loop()
     multiplexer = _MULTIPLEXERS.get(client)
     if multiplexer is None or multiplexer.loop is not loop:
         multiplexer = _MULTIPLEXERS[client] = _Multiplexer(client.connection_pool, loop)
+    send = multiplexer.call if shared else multiplexer.alone
     retry = client.get_retry()
     if retry is None:
-        return await multiplexer.call(args)
-    return await retry.call_with_retry(lambda: multiplexer.call(args), _nothing)
+        return await send(args)
+    return await retry.call_with_retry(lambda: send(args), _nothing)
 
 
 async def _nothing(_error: Exception) -> None:
-    """After a failure: the pump has disconnected the connection already."""
+    """After a failure: the round trip has disconnected its connection already."""
 
 
 class _Multiplexer:
-    """The calls of every task of one event loop on one client, on one connection at a time.
+    """The calls of every task of one event loop on one client's pool.
 
-    A task, the pump, runs while calls come: it takes a connection from the pool (checked
-    as the pool checks every connection it lends), writes every command queued so far in
-    one go, reads their replies in order, gives the connection back, hands out the replies,
-    and starts over with what was queued meanwhile.
+    Shared calls wait for the pump, a task that runs while they come: it takes everything
+    queued so far through one round trip, hands out the replies, lets the callers queue
+    their next commands, and starts over.
     """
 
     def __init__(self, pool: ConnectionPool, loop: asyncio.AbstractEventLoop) -> None:
         self.pool = pool
         self.loop = loop
-        self._queued: list[tuple[Command, asyncio.Future[Any]]] = []
+        self._queued: Batch = []
         self._pump: asyncio.Task[None] | None = None
 
+    async def alone(self, args: Command) -> Any:  # noqa: ANN401
+        """Send one command in a round trip of its own."""
+        reply = self.loop.create_future()
+        for waiting, outcome in await self._round_trip([(args, reply)]):
+            _settle(waiting, outcome)
+        return await reply
+
     async def call(self, args: Command) -> Any:  # noqa: ANN401
-        """Queue one command for the pump's next write and wait for its reply."""
+        """Queue one command for the pump's next round trip and wait for its reply."""
         reply = self.loop.create_future()
         self._queued.append((args, reply))
         if self._pump is None:
@@ -80,7 +104,7 @@ class _Multiplexer:
         return await reply
 
     async def _run(self) -> None:
-        batch: list[tuple[Command, asyncio.Future[Any]]] = []
+        batch: Batch = []
         try:
             while self._queued:
                 batch, self._queued = self._queued, []
@@ -95,17 +119,14 @@ class _Multiplexer:
         finally:
             self._pump = None  # no await since the queue was last found empty
 
-    async def _round_trip(
-        self, batch: list[tuple[Command, asyncio.Future[Any]]]
-    ) -> list[tuple[asyncio.Future[Any], object]]:
+    async def _round_trip(self, batch: Batch) -> list[tuple[asyncio.Future[Any], object]]:
         """Write the batch's commands at once and read their replies, on a pool connection.
 
         The connection goes back to the pool before the calls get their replies, so that what
-        they send next through the client finds it there. Any failure to connect, write or
-        read is every waiting call's (retried by ``execute`` as the client's policy says).
+        they send next through the client finds it there.
 
         Returns:
-            Each call and its reply or error.
+            Each call still waiting, with its reply or error.
         """
         try:
             connection = await self.pool.get_connection()  # type: ignore[no-untyped-call,unused-ignore]
@@ -113,22 +134,40 @@ class _Multiplexer:
             return [(reply, error) for _, reply in batch]
         packed, sent = _pack(connection, batch)
         outcomes: list[tuple[asyncio.Future[Any], object]] = []
+        timeout = connection.socket_timeout
         try:
-            if sent:
-                await connection.send_packed_command(packed, check_health=False)
-            for reply in sent:
-                outcomes.append((reply, await _reply(connection)))  # noqa: PERF401 - kept on a failure
-        except Exception as error:  # noqa: BLE001 - redis-py has disconnected already
+            async with _timer(connection):
+                if sent:
+                    await connection.send_packed_command(packed, check_health=False)
+                for reply in sent:
+                    outcomes.append((reply, await _reply(connection)))  # noqa: PERF401 - kept on a failure
+        except Exception as error:  # noqa: BLE001 - every call not answered gets it
             await connection.disconnect(nowait=True)
+            if isinstance(error, TimeoutError):  # the timer's; asyncio.TimeoutError on 3.11+
+                error = RedisTimeoutError(f"Timeout: no reply from Redis within {timeout} s")
             return outcomes + [(reply, error) for reply in sent[len(outcomes) :]]
         else:
             return outcomes
         finally:
+            connection.socket_timeout = timeout
             await self.pool.release(connection)
 
 
+def _timer(connection: AbstractConnection) -> AbstractAsyncContextManager[Any]:
+    """One timer for a round trip: the connection's own timeouts are off inside it.
+
+    The caller restores ``socket_timeout``. Before Python 3.11 (no ``asyncio.timeout``),
+    redis-py's timeouts stay.
+    """
+    timeout = connection.socket_timeout
+    if not (_TIMEOUT_SCOPE and timeout):
+        return contextlib.nullcontext()
+    connection.socket_timeout = None
+    return asyncio.timeout(timeout)  # type: ignore[attr-defined,no-any-return,unused-ignore]
+
+
 def _pack(
-    connection: AbstractConnection, batch: list[tuple[Command, asyncio.Future[Any]]]
+    connection: AbstractConnection, batch: Batch
 ) -> tuple[list[bytes], list[asyncio.Future[Any]]]:
     """The batch's commands packed, and the calls they answer; a call gone sends nothing."""
     packed: list[bytes] = []

@@ -104,7 +104,7 @@ class Pool(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.keys.queue, self.keys.wakeup]
-            await self._script(self._add, keys, [self._pack(checked)])
+            await self._script(self._add, keys, [self._pack(checked)], items=len(checked))
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Hand out up to count due items, earliest due first.
@@ -126,7 +126,7 @@ class Pool(Structure):
         deadline = time.monotonic() + (0.0 if wait is None else check_wait(wait))
         while True:
             items: list[Any] = await self._script(
-                self._get, [self.keys.queue], [count, self.ack_ttl], write=False
+                self._get, [self.keys.queue], [count, self.ack_ttl], write=False, items=count
             )
             left = deadline - time.monotonic()
             if items or left <= 0:
@@ -153,7 +153,7 @@ class Pool(Structure):
         checked = check_items(items)
         if checked:
             args: list[EncodableT] = [self.ack_valid_for, self._pack(checked)]
-            await self._script(self._ack, [self.keys.queue], args)
+            await self._script(self._ack, [self.keys.queue], args, items=len(checked))
 
     async def remove_item(self, item: Item) -> None:
         """Remove an item handed out and not acknowledged yet (processed for the last time)."""
@@ -163,7 +163,9 @@ class Pool(Structure):
         """Remove items handed out and not acknowledged yet, in one script call."""
         checked = check_items(items)
         if checked:
-            await self._script(self._remove, [self.keys.queue], [self._pack(checked)])
+            await self._script(
+                self._remove, [self.keys.queue], [self._pack(checked)], items=len(checked)
+            )
 
     async def delete_item(self, item: Item) -> None:
         """Delete an item from the pool, in flight or not."""

@@ -146,7 +146,9 @@ class Queue(Structure):
         """
         checked = check_items(items)
         if checked:
-            await self._script(self._add, [self.keys.queue], [self._pack(checked)])
+            await self._script(
+                self._add, [self.keys.queue], [self._pack(checked)], items=len(checked)
+            )
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Take up to ``count`` items, oldest first, into this consumer's processing list.
@@ -190,7 +192,7 @@ class Queue(Structure):
     async def _take(self, count: int, *, renew: bool, moved: Any = None) -> Any:  # noqa: ANN401
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
         args = [count, int(renew)] if moved is None else [count, int(renew), moved]
-        return await self._script(self._get, keys, args, write=False)
+        return await self._script(self._get, keys, args, write=False, items=count)
 
     async def heartbeat(self) -> None:
         """Renew this consumer's lease: recovery leaves its items alone while it is alive.
@@ -211,7 +213,7 @@ class Queue(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
-            await self._script(self._ack, keys, [self._pack(checked)])
+            await self._script(self._ack, keys, [self._pack(checked)], items=len(checked))
 
     async def reject_item(self, item: Item) -> int:
         """Reject one item: it goes back to the front of the queue (or to the dead letters)."""
@@ -232,7 +234,7 @@ class Queue(Structure):
             return 0
         keys = self._return_keys(self.processing_queue_name)
         args: list[EncodableT] = [self.max_deliveries or 0, self._pack(checked)]
-        return int(await self._script(self._reject, keys, args))
+        return int(await self._script(self._reject, keys, args, items=len(checked)))
 
     async def delete_item(self, item: Item, count: int = 0) -> None:
         """Delete an item from the queue, as LREM: every occurrence when ``count`` is 0."""
@@ -251,7 +253,8 @@ class Queue(Structure):
             msg = f"count must be an int, not {type(count).__name__}"
             raise TypeError(msg)
         if checked:
-            await self._script(self._delete, [self.keys.queue], [count, self._pack(checked)])
+            args: list[EncodableT] = [count, self._pack(checked)]
+            await self._script(self._delete, [self.keys.queue], args, items=len(checked))
 
     async def re_enqueue_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
         """Put back in the queue the items of consumers whose lease is older than timeout.

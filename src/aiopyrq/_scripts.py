@@ -174,20 +174,25 @@ async def send(client: Client, *args: EncodableT) -> Any:  # noqa: ANN401 - a Re
     return await client.execute_command(*args)
 
 
-async def run(client: Client, call: Call) -> Any:  # noqa: ANN401 - the script's reply
+async def run(client: Client, call: Call, *, shared: bool = True) -> Any:  # noqa: ANN401 - the script's reply
     """Send one call, loading its script again if Redis has forgotten it.
+
+    Args:
+        client: The client.
+        call: The call.
+        shared: The call is small: it may share a round trip with others (see _connection).
 
     Returns:
         The reply.
     """
     for _ in range(_RELOADS):
         try:
-            return await _connection.execute(client, *call.args)
+            return await _connection.execute(client, *call.args, shared=shared)
         except NoScriptError:  # noqa: PERF203 - the rare path, after a SCRIPT FLUSH or failover
             if call.script is None:
                 raise
             await _connection.execute(client, "SCRIPT LOAD", call.script.source)
-    return await _connection.execute(client, *call.args)
+    return await _connection.execute(client, *call.args, shared=shared)
 
 
 async def run_all(

@@ -52,7 +52,8 @@ class UniqueQueue(Queue):
         """
         checked = check_items(items)
         if checked:
-            await self._script(self._add_unique, self._queue_keys(), [self._pack(checked)])
+            args = [self._pack(checked)]
+            await self._script(self._add_unique, self._queue_keys(), args, items=len(checked))
 
     async def delete_item(self, item: Item) -> None:  # type: ignore[override]
         """Delete an item from the queue."""
@@ -62,4 +63,5 @@ class UniqueQueue(Queue):
         """Delete items from the queue in one script call."""
         checked = check_items(items)
         if checked:
-            await self._script(self._delete_unique, self._queue_keys(), [self._pack(checked)])
+            args = [self._pack(checked)]
+            await self._script(self._delete_unique, self._queue_keys(), args, items=len(checked))

@@ -30,6 +30,8 @@ pytestmark = pytest.mark.redis
 ECHO = "return {KEYS[1], ARGV[1], {tonumber(ARGV[2]) + 1, 'nested'}}"
 SHA = hashlib.sha1(ECHO.encode(), usedforsecurity=False).hexdigest()
 TIMEOUT = 0.5  # seconds: the socket timeout of the impatient client
+SHARED = pytest.mark.parametrize("shared", [True, False], ids=["shared", "alone"])
+CONCURRENT = 100  # calls at once: redis-py 8's pool lends 100 connections at most
 
 
 @pytest.fixture
@@ -51,26 +53,32 @@ async def impatient(own_server) -> AsyncIterator[redis.asyncio.Redis]:
         await client.aclose()
 
 
-async def echo(client: redis.asyncio.Redis, key: str, value: object, number: int = 1) -> object:
+async def echo(
+    client: redis.asyncio.Redis, key: str, value: object, number: int = 1, *, shared: bool = True
+) -> object:
     """Run ECHO through the module under test only (loading it first if Redis lacks it)."""
+    args = ("EVALSHA", SHA, 1, key, value, number)
     try:
-        return await _connection.execute(client, "EVALSHA", SHA, 1, key, value, number)
+        return await _connection.execute(client, *args, shared=shared)
     except redis.exceptions.NoScriptError:
-        await _connection.execute(client, "SCRIPT", "LOAD", ECHO)
-        return await _connection.execute(client, "EVALSHA", SHA, 1, key, value, number)
+        await _connection.execute(client, "SCRIPT LOAD", ECHO)
+        return await _connection.execute(client, *args, shared=shared)
 
 
-async def test_replies_as_execute_command(client, name):
+@SHARED
+async def test_replies_as_execute_command(client, name, shared):
     """Nested replies, numbers and errors come back as execute_command returns them."""
     sha = await client.script_load(ECHO)
     args = ("EVALSHA", sha, 1, name, "é", 41)
-    assert await _connection.execute(client, *args) == await client.execute_command(*args)
-    assert await _connection.execute(client, *args) == [name, "é", [42, "nested"]]
+    assert await _connection.execute(client, *args, shared=shared) == await client.execute_command(
+        *args
+    )
+    assert await _connection.execute(client, *args, shared=shared) == [name, "é", [42, "nested"]]
     with pytest.raises(redis.exceptions.NoScriptError):
-        await _connection.execute(client, "EVALSHA", "0" * 40, 0)
+        await _connection.execute(client, "EVALSHA", "0" * 40, 0, shared=shared)
     await client.set(name, "a string")
     with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
-        await _connection.execute(client, "LPUSH", name, "x")
+        await _connection.execute(client, "LPUSH", name, "x", shared=shared)
 
 
 async def test_bytes_client(raw_client, name):
@@ -79,18 +87,21 @@ async def test_bytes_client(raw_client, name):
 
 
 async def test_one_connection_serves_every_call(impatient, name):
-    """Sequential and concurrent calls share one connection, its socket_timeout unchanged."""
+    """Sequential and concurrent shared calls use one connection, its socket_timeout unchanged."""
     for number in range(20):
         assert (await echo(impatient, name, "v", number))[2][0] == number + 1
-    replies = await asyncio.gather(*(echo(impatient, name, str(i), i) for i in range(50)))
-    assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(50)]
+    # More calls at once than the pool has connections (100): they share one.
+    replies = await asyncio.gather(*(echo(impatient, name, str(i), i) for i in range(500)))
+    assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(500)]
     assert [c.socket_timeout for c in pool_of(impatient)] == [TIMEOUT]
 
 
-async def test_concurrent_calls_each_get_their_own_reply(client, name):
+@SHARED
+async def test_concurrent_calls_each_get_their_own_reply(client, name, shared):
     """Calls of many tasks at once, written together, get their own replies, in any order."""
-    replies = await asyncio.gather(*(echo(client, name, str(i), i) for i in range(500)))
-    assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(500)]
+    calls = (echo(client, name, str(i), i, shared=shared) for i in range(CONCURRENT))
+    replies = await asyncio.gather(*calls)
+    assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(CONCURRENT)]
 
 
 async def test_an_error_fails_its_own_call_only(client, name):
@@ -124,14 +135,15 @@ async def test_a_call_cancelled_before_it_went_out_sends_nothing(client, name):
 
 
 @pytest.mark.slow
-async def test_frozen_server_times_out(own_server, impatient, name):
+@SHARED
+async def test_frozen_server_times_out(own_server, impatient, name, shared):
     """A server that stops answering fails the call after socket_timeout, as redis-py's error."""
-    await echo(impatient, name, "warm")
+    await echo(impatient, name, "warm", shared=shared)
     own_server.pause()
     try:
         start = time.monotonic()
         with pytest.raises(redis.exceptions.TimeoutError):
-            await echo(impatient, name, "lost")
+            await echo(impatient, name, "lost", shared=shared)
         assert TIMEOUT * 0.9 < time.monotonic() - start < TIMEOUT * 4
         # Calls queued meanwhile fail too, as redis-py's errors, not with each other's replies.
         late = await asyncio.gather(
@@ -141,17 +153,18 @@ async def test_frozen_server_times_out(own_server, impatient, name):
     finally:
         own_server.resume()
     # The timed-out call's reply arrives late on the dropped connection, never to another call.
-    assert await echo(impatient, name, "next", 7) == [name, "next", [8, "nested"]]
+    assert await echo(impatient, name, "next", 7, shared=shared) == [name, "next", [8, "nested"]]
     assert all(c.socket_timeout == TIMEOUT for c in pool_of(impatient))
 
 
 @pytest.mark.slow
-async def test_cancelled_call_leaves_no_reply_behind(own_server, impatient, name):
+@SHARED
+async def test_cancelled_call_leaves_no_reply_behind(own_server, impatient, name, shared):
     """A call cancelled while waiting for its reply drops the connection: no stale reply."""
-    await echo(impatient, name, "warm")
+    await echo(impatient, name, "warm", shared=shared)
     own_server.pause()
     try:
-        call = asyncio.create_task(echo(impatient, name, "cancelled", 0))
+        call = asyncio.create_task(echo(impatient, name, "cancelled", 0, shared=shared))
         await asyncio.sleep(0.1)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -159,12 +172,13 @@ async def test_cancelled_call_leaves_no_reply_behind(own_server, impatient, name
     finally:
         own_server.resume()
     for number in range(5):
-        reply = await echo(impatient, name, "after", number)
+        reply = await echo(impatient, name, "after", number, shared=shared)
         assert reply == [name, "after", [number + 1, "nested"]]
 
 
 @pytest.mark.slow
-async def test_retries_as_the_client_does(own_server, name):
+@SHARED
+async def test_retries_as_the_client_does(own_server, name, shared):
     """After a restart, a client with retries gets its reply; one without fails at once."""
     retrying = redis.asyncio.Redis.from_url(
         own_server.url, decode_responses=True, retry=Retry(NoBackoff(), 3)
@@ -173,13 +187,13 @@ async def test_retries_as_the_client_does(own_server, name):
         own_server.url, decode_responses=True, retry=Retry(NoBackoff(), 0)
     )
     try:
-        await echo(retrying, name, "before")
-        await echo(single, name, "before")
+        await echo(retrying, name, "before", shared=shared)
+        await echo(single, name, "before", shared=shared)
         own_server.restart()  # both pooled connections are dead now
-        assert await echo(retrying, name, "after") == [name, "after", [2, "nested"]]
+        assert await echo(retrying, name, "after", shared=shared) == [name, "after", [2, "nested"]]
         with pytest.raises(redis.exceptions.ConnectionError):
-            await echo(single, name, "after")
-        assert await echo(single, name, "again") == [name, "again", [2, "nested"]]
+            await echo(single, name, "after", shared=shared)
+        assert await echo(single, name, "again", shared=shared) == [name, "again", [2, "nested"]]
     finally:
         await retrying.aclose()
         await single.aclose()
