@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiopyrq import _scripts
 from aiopyrq._base import Structure, check_int, check_item, check_items, check_wait
 from aiopyrq._keys import new_consumer_id
+from aiopyrq._watch import watch_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -176,17 +177,31 @@ class Queue(Structure):
         if items or not blocking:
             return items
         deadline = time.monotonic() + float(wait or 0)
+        watch = watch_of(self.redis, self.keys.queue)
+        taken = True  # the queue was found empty just now
         while (left := deadline - time.monotonic()) > 0:
-            moved = await self._read(
-                "BLMOVE",
-                self.keys.queue,
-                self.processing_queue_name,
-                "RIGHT",
-                "LEFT",
-                self._block_for(left),
-            )
-            if moved is not None:
-                return [moved, *await self._take(count - 1, renew=True, moved=moved)]
+            if watch.busy:  # another task of this client blocks on the queue: wait our turn
+                await watch.wait(left)
+                taken = False
+                continue
+            watch.busy = True
+            try:
+                items = [] if taken else await self._take(count, renew=True)
+                if items:
+                    return items
+                moved = await self._read(
+                    "BLMOVE",
+                    self.keys.queue,
+                    self.processing_queue_name,
+                    "RIGHT",
+                    "LEFT",
+                    self._block_for(left),
+                )
+                if moved is not None:
+                    return [moved, *await self._take(count - 1, renew=True, moved=moved)]
+            finally:
+                watch.leave()
+            taken = True
         return []
 
     async def _take(self, count: int, *, renew: bool, moved: Any = None) -> Any:  # noqa: ANN401

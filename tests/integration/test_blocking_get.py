@@ -212,6 +212,53 @@ async def test_get_cancelled_while_waiting_loses_nothing(redis_server, client, n
         assert await client.smembers(producer.set_name) == set(added)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+async def test_waiting_tasks_of_one_client_take_a_batch_whole(client, name, kind):
+    """Tasks of one client waiting on an empty queue: a batch added goes to one of them whole.
+
+    Only one of them blocks in Redis; were all four blocked, Redis would hand each one item.
+    """
+    consumers = [KINDS[kind](name, client) for _ in range(4)]
+    waiting = [asyncio.create_task(c.get_items(100, wait=1.5)) for c in consumers]
+    await asyncio.sleep(0.3)
+    blocked = [e for e in await client.client_list() if e["cmd"] == "blmove"]
+    assert len(blocked) == 1
+    await consumers[0].add_items(items_named(100))
+    got = await asyncio.wait_for(asyncio.gather(*waiting), BOUND)
+    assert sorted(len(items) for items in got) == [0, 0, 0, 100]
+    assert Counter(i for items in got for i in items) == Counter(items_named(100))
+
+
+async def test_a_waiting_task_cancelled_hands_its_turn_on(client, name):
+    """The blocked task cancelled, the next waiting task blocks and gets the next item."""
+    first, second = Queue(name, client), Queue(name, client)
+    blocked = asyncio.create_task(first.get_items(10, wait=BOUND))
+    await asyncio.sleep(0.2)
+    next_in_turn = asyncio.create_task(second.get_items(10, wait=BOUND))
+    await asyncio.sleep(0.2)
+    blocked.cancel()
+    await asyncio.gather(blocked, return_exceptions=True)
+    await asyncio.sleep(0.2)
+    await first.add_items(["late"])
+    got, seconds = await timed(asyncio.wait_for(next_in_turn, BOUND))
+    assert got == ["late"]
+    assert seconds < 1
+    assert await client.lrange(first.processing_queue_name, 0, -1) == []  # it moved nothing
+    assert await client.lrange(second.processing_queue_name, 0, -1) == ["late"]
+
+
+async def test_a_task_waiting_its_turn_returns_after_wait(client, name):
+    """A task waiting behind a blocked one returns [] once its own wait has passed."""
+    first, second = Queue(name, client), Queue(name, client)
+    blocked = asyncio.create_task(first.get_items(10, wait=BOUND))
+    await asyncio.sleep(0.2)
+    got, seconds = await timed(second.get_items(10, wait=0.5))
+    assert got == []
+    assert 0.45 < seconds < 2
+    await first.add_items(["x"])
+    assert await asyncio.wait_for(blocked, BOUND) == ["x"]
+
+
 async def test_idle_waiting_consumer_does_not_poll(redis_server, client, name):
     """A consumer waiting on an empty queue sends at most 2 commands per wait period."""
     label = f"{name}-idle"
