@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import sys
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,11 @@ if TYPE_CHECKING:
     Batch = list[tuple[Command, asyncio.Future[Any]]]
 
 _TIMEOUT_SCOPE = sys.version_info >= (3, 11)  # asyncio.timeout
+# redis-py before 5.1 wants a command name to lend a connection; later versions deprecate it.
+_NAMED_BORROW = (
+    inspect.signature(ConnectionPool.get_connection).parameters["command_name"].default
+    is inspect.Parameter.empty
+)
 _MULTIPLEXERS: weakref.WeakKeyDictionary[Redis, _Multiplexer] = weakref.WeakKeyDictionary()
 
 
@@ -129,7 +135,11 @@ class _Multiplexer:
             Each call still waiting, with its reply or error.
         """
         try:
-            connection = await self.pool.get_connection()  # type: ignore[no-untyped-call,unused-ignore]
+            connection = await (
+                self.pool.get_connection("EVALSHA")  # type: ignore[no-untyped-call,unused-ignore]
+                if _NAMED_BORROW
+                else self.pool.get_connection()  # type: ignore[no-untyped-call,unused-ignore]
+            )
         except Exception as error:  # noqa: BLE001 - no connection to be had
             return [(reply, error) for _, reply in batch]
         packed, sent = _pack(connection, batch)
