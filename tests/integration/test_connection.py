@@ -9,6 +9,7 @@ the client's retry policy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from typing import TYPE_CHECKING
@@ -139,8 +140,7 @@ async def test_a_call_cancelled_before_it_went_out_sends_nothing(client, name):
 async def test_frozen_server_times_out(own_server, impatient, name, shared):
     """A server that stops answering fails the call after socket_timeout, as redis-py's error."""
     await echo(impatient, name, "warm", shared=shared)
-    own_server.pause()
-    try:
+    with frozen(own_server):
         start = time.monotonic()
         with pytest.raises(redis.exceptions.TimeoutError):
             await echo(impatient, name, "lost", shared=shared)
@@ -150,8 +150,6 @@ async def test_frozen_server_times_out(own_server, impatient, name, shared):
             *(echo(impatient, name, str(i)) for i in range(5)), return_exceptions=True
         )
         assert all(isinstance(error, redis.exceptions.TimeoutError) for error in late)
-    finally:
-        own_server.resume()
     # The timed-out call's reply arrives late on the dropped connection, never to another call.
     assert await echo(impatient, name, "next", 7, shared=shared) == [name, "next", [8, "nested"]]
     assert all(c.socket_timeout == TIMEOUT for c in pool_of(impatient))
@@ -162,15 +160,12 @@ async def test_frozen_server_times_out(own_server, impatient, name, shared):
 async def test_cancelled_call_leaves_no_reply_behind(own_server, impatient, name, shared):
     """A call cancelled while waiting for its reply drops the connection: no stale reply."""
     await echo(impatient, name, "warm", shared=shared)
-    own_server.pause()
-    try:
+    with frozen(own_server):
         call = asyncio.create_task(echo(impatient, name, "cancelled", 0, shared=shared))
         await asyncio.sleep(0.1)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-    finally:
-        own_server.resume()
     for number in range(5):
         reply = await echo(impatient, name, "after", number, shared=shared)
         assert reply == [name, "after", [number + 1, "nested"]]
@@ -185,13 +180,13 @@ async def test_retries_as_the_client_does(own_server, name, shared):
     )
     try:
         await echo(retrying, name, "before", shared=shared)
-        own_server.pause()
-        asyncio.get_running_loop().call_later(TIMEOUT * 1.5, own_server.resume)
-        reply, seconds = await timed(echo(retrying, name, "after", shared=shared))
+        with frozen(own_server):
+            asyncio.get_running_loop().call_later(TIMEOUT * 1.5, own_server.resume)
+            start = time.monotonic()
+            reply = await echo(retrying, name, "after", shared=shared)
         assert reply == [name, "after", [2, "nested"]]
-        assert seconds > TIMEOUT  # the first try timed out; a later one was answered
+        assert time.monotonic() - start > TIMEOUT  # the first try timed out; a later one passed
     finally:
-        own_server.resume()
         await retrying.aclose()
 
 
@@ -207,10 +202,14 @@ async def test_single_connection_client(redis_server, name):
         await client.aclose()
 
 
-async def timed(operation):
-    start = time.monotonic()
-    result = await operation
-    return result, time.monotonic() - start
+@contextlib.contextmanager
+def frozen(server: RedisServer) -> Iterator[None]:
+    """The server stopped (SIGSTOP) inside the block, running again after it."""
+    server.pause()
+    try:
+        yield
+    finally:
+        server.resume()
 
 
 def pool_of(client: redis.asyncio.Redis) -> list[redis.asyncio.Connection]:
