@@ -10,7 +10,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 
-from aiopyrq import _scripts
+from aiopyrq import _scripts, _transport
 from aiopyrq._durability import Durability
 from aiopyrq._keys import QueueKeys
 
@@ -195,7 +195,7 @@ class Structure:
 
     async def _read(self, *command: EncodableT) -> Any:  # noqa: ANN401 - Redis replies
         """Send a command that changes nothing."""
-        return await _scripts.send(self.redis, *command)
+        return await _transport.send(self.redis, *command)
 
     async def _script(
         self,
@@ -209,9 +209,9 @@ class Structure:
         """Run one script of so many items; after a write, wait for the replicas if asked."""
         call = script.call(keys, args)
         if write and self._durability is not None:
-            return (await _scripts.run_all(self.redis, [call], self._durability))[0]
-        return await _scripts.run(self.redis, call, shared=items <= SHARED_ITEMS)
+            return (await _transport.run_all(self.redis, [call], self._durability))[0]
+        return await _transport.run(self.redis, call, shared=items <= SHARED_ITEMS)
 
     async def _write(self, calls: Sequence[_scripts.Call], *, write: bool = True) -> list[Any]:
         """Send calls in one round trip; after writes, wait for the replicas if asked."""
-        return await _scripts.run_all(self.redis, calls, self._durability if write else None)
+        return await _transport.run_all(self.redis, calls, self._durability if write else None)

@@ -1,9 +1,9 @@
-"""The script calls' multiplexed connection (aiopyrq._connection).
+"""How script calls reach Redis (aiopyrq._transport), on the fast path and the plain one.
 
-It must behave as ``execute_command`` does: the same replies and errors, each call its own
-reply however many tasks share the connection, a timeout after the client's
+Both must behave as ``execute_command`` does: the same replies and errors, each call its own
+reply however many tasks share a connection, a timeout after the client's
 ``socket_timeout``, no reply given to the wrong call after a failure or a cancellation, and
-the client's retry policy.
+the client's retry policy. The fast path also shares one connection between small calls.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from aiopyrq import _connection
+from aiopyrq._transport import _fast, _plain
 from aiopyrq.testing import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+
+    from aiopyrq._transport._choice import Path
 
 pytestmark = pytest.mark.redis
 
@@ -33,6 +35,12 @@ SHA = hashlib.sha1(ECHO.encode(), usedforsecurity=False).hexdigest()
 TIMEOUT = 0.5  # seconds: the socket timeout of the impatient client
 SHARED = pytest.mark.parametrize("shared", [True, False], ids=["shared", "alone"])
 CONCURRENT = 100  # calls at once: redis-py 8's pool lends 100 connections at most
+
+
+@pytest.fixture(params=[_fast, _plain], ids=["fast", "plain"])
+def path(request):
+    """Each transport's path in turn."""
+    return request.param
 
 
 @pytest.fixture
@@ -54,65 +62,74 @@ async def impatient(own_server) -> AsyncIterator[redis.asyncio.Redis]:
         await client.aclose()
 
 
-async def echo(
-    client: redis.asyncio.Redis, key: str, value: object, number: int = 1, *, shared: bool = True
+async def echo(  # noqa: PLR0913
+    path: Path,
+    client: redis.asyncio.Redis,
+    key: str,
+    value: object,
+    number: int = 1,
+    *,
+    shared: bool = True,
 ) -> object:
-    """Run ECHO through the module under test only (loading it first if Redis lacks it)."""
+    """Run ECHO through the path under test only (loading it first if Redis lacks it)."""
     args = ("EVALSHA", SHA, 1, key, value, number)
     try:
-        return await _connection.execute(client, *args, shared=shared)
+        return await path.execute(client, *args, shared=shared)
     except redis.exceptions.NoScriptError:
-        await _connection.execute(client, "SCRIPT LOAD", ECHO)
-        return await _connection.execute(client, *args, shared=shared)
+        await path.execute(client, "SCRIPT LOAD", ECHO)
+        return await path.execute(client, *args, shared=shared)
 
 
 @SHARED
-async def test_replies_as_execute_command(client, name, shared):
+async def test_replies_as_execute_command(path, client, name, shared):
     """Nested replies, numbers and errors come back as execute_command returns them."""
     sha = await client.script_load(ECHO)
     args = ("EVALSHA", sha, 1, name, "é", 41)
-    assert await _connection.execute(client, *args, shared=shared) == await client.execute_command(
-        *args
-    )
-    assert await _connection.execute(client, *args, shared=shared) == [name, "é", [42, "nested"]]
+    assert await path.execute(client, *args, shared=shared) == await client.execute_command(*args)
+    assert await path.execute(client, *args, shared=shared) == [name, "é", [42, "nested"]]
     with pytest.raises(redis.exceptions.NoScriptError):
-        await _connection.execute(client, "EVALSHA", "0" * 40, 0, shared=shared)
+        await path.execute(client, "EVALSHA", "0" * 40, 0, shared=shared)
     await client.set(name, "a string")
     with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
-        await _connection.execute(client, "LPUSH", name, "x", shared=shared)
+        await path.execute(client, "LPUSH", name, "x", shared=shared)
 
 
-async def test_bytes_client(raw_client, name):
+async def test_bytes_client(path, raw_client, name):
     """A client that does not decode gets bytes."""
-    assert await echo(raw_client, name, b"\xff\x00") == [name.encode(), b"\xff\x00", [2, b"nested"]]
+    assert await echo(path, raw_client, name, b"\xff\x00") == [
+        name.encode(),
+        b"\xff\x00",
+        [2, b"nested"],
+    ]
 
 
 async def test_one_connection_serves_every_call(impatient, name):
-    """Sequential and concurrent shared calls use one connection, its socket_timeout unchanged."""
+    """Fast path: sequential and concurrent shared calls use one connection, its timeout kept."""
+    path = _fast
     for number in range(20):
-        assert (await echo(impatient, name, "v", number))[2][0] == number + 1
+        assert (await echo(path, impatient, name, "v", number))[2][0] == number + 1
     # More calls at once than the pool has connections (100): they share one.
-    replies = await asyncio.gather(*(echo(impatient, name, str(i), i) for i in range(500)))
+    replies = await asyncio.gather(*(echo(path, impatient, name, str(i), i) for i in range(500)))
     assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(500)]
     assert [c.socket_timeout for c in pool_of(impatient)] == [TIMEOUT]
 
 
 @SHARED
-async def test_concurrent_calls_each_get_their_own_reply(client, name, shared):
+async def test_concurrent_calls_each_get_their_own_reply(path, client, name, shared):
     """Calls of many tasks at once, written together, get their own replies, in any order."""
-    calls = (echo(client, name, str(i), i, shared=shared) for i in range(CONCURRENT))
+    calls = (echo(path, client, name, str(i), i, shared=shared) for i in range(CONCURRENT))
     replies = await asyncio.gather(*calls)
     assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(CONCURRENT)]
 
 
-async def test_an_error_fails_its_own_call_only(client, name):
+async def test_an_error_fails_its_own_call_only(path, client, name):
     """An error reply, or an argument redis-py cannot encode, fails that call alone."""
     await client.set(f"{name}-string", "a string")
     good, wrong_type, bad_argument, also_good = await asyncio.gather(
-        echo(client, name, "a"),
-        _connection.execute(client, "LPUSH", f"{name}-string", "x"),
-        _connection.execute(client, "LPUSH", name, None),
-        echo(client, name, "b"),
+        echo(path, client, name, "a"),
+        path.execute(client, "LPUSH", f"{name}-string", "x"),
+        path.execute(client, "LPUSH", name, None),
+        echo(path, client, name, "b"),
         return_exceptions=True,
     )
     assert good == [name, "a", [2, "nested"]]
@@ -124,79 +141,87 @@ async def test_an_error_fails_its_own_call_only(client, name):
 
 
 async def test_a_call_cancelled_before_it_went_out_sends_nothing(client, name):
-    """A call cancelled while queued for the next write is not written at all."""
-    await echo(client, name, "warm")
-    queued = asyncio.create_task(_connection.execute(client, "LPUSH", name, "never"))
+    """Fast path: a call cancelled while queued for the next write is not written at all.
+
+    (A plain call writes its command before its first wait: there is no queue to leave.)
+    """
+    path = _fast
+    await echo(path, client, name, "warm")
+    queued = asyncio.create_task(path.execute(client, "LPUSH", name, "never"))
     await asyncio.sleep(0)  # queued for the pump, which has not written yet
     queued.cancel()
     with pytest.raises(asyncio.CancelledError):
         await queued
-    assert await echo(client, name, "after") == [name, "after", [2, "nested"]]
+    assert await echo(path, client, name, "after") == [name, "after", [2, "nested"]]
     assert await client.exists(name) == 0
 
 
 @pytest.mark.slow
 @SHARED
-async def test_frozen_server_times_out(own_server, impatient, name, shared):
+async def test_frozen_server_times_out(path, own_server, impatient, name, shared):
     """A server that stops answering fails the call after socket_timeout, as redis-py's error."""
-    await echo(impatient, name, "warm", shared=shared)
+    await echo(path, impatient, name, "warm", shared=shared)
     with frozen(own_server):
         start = time.monotonic()
         with pytest.raises(redis.exceptions.TimeoutError):
-            await echo(impatient, name, "lost", shared=shared)
+            await echo(path, impatient, name, "lost", shared=shared)
         assert TIMEOUT * 0.9 < time.monotonic() - start < TIMEOUT * 4
         # Calls queued meanwhile fail too, as redis-py's errors, not with each other's replies.
         late = await asyncio.gather(
-            *(echo(impatient, name, str(i)) for i in range(5)), return_exceptions=True
+            *(echo(path, impatient, name, str(i)) for i in range(5)), return_exceptions=True
         )
         assert all(isinstance(error, redis.exceptions.TimeoutError) for error in late)
     # The timed-out call's reply arrives late on the dropped connection, never to another call.
-    assert await echo(impatient, name, "next", 7, shared=shared) == [name, "next", [8, "nested"]]
+    assert await echo(path, impatient, name, "next", 7, shared=shared) == [
+        name,
+        "next",
+        [8, "nested"],
+    ]
     assert all(c.socket_timeout == TIMEOUT for c in pool_of(impatient))
 
 
 @pytest.mark.slow
 @SHARED
-async def test_cancelled_call_leaves_no_reply_behind(own_server, impatient, name, shared):
+async def test_cancelled_call_leaves_no_reply_behind(path, own_server, impatient, name, shared):
     """A call cancelled while waiting for its reply drops the connection: no stale reply."""
-    await echo(impatient, name, "warm", shared=shared)
+    await echo(path, impatient, name, "warm", shared=shared)
     with frozen(own_server):
-        call = asyncio.create_task(echo(impatient, name, "cancelled", 0, shared=shared))
+        call = asyncio.create_task(echo(path, impatient, name, "cancelled", 0, shared=shared))
         await asyncio.sleep(0.1)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
     for number in range(5):
-        reply = await echo(impatient, name, "after", number, shared=shared)
+        reply = await echo(path, impatient, name, "after", number, shared=shared)
         assert reply == [name, "after", [number + 1, "nested"]]
 
 
 @pytest.mark.slow
 @SHARED
-async def test_retries_as_the_client_does(own_server, name, shared):
+async def test_retries_as_the_client_does(path, own_server, name, shared):
     """A call that timed out is sent again as the client's retry policy says, and answered."""
     retrying = redis.asyncio.Redis.from_url(
         own_server.url, decode_responses=True, socket_timeout=TIMEOUT, retry=Retry(NoBackoff(), 3)
     )
     try:
-        await echo(retrying, name, "before", shared=shared)
+        await echo(path, retrying, name, "before", shared=shared)
         with frozen(own_server):
             asyncio.get_running_loop().call_later(TIMEOUT * 1.5, own_server.resume)
             start = time.monotonic()
-            reply = await echo(retrying, name, "after", shared=shared)
+            reply = await echo(path, retrying, name, "after", shared=shared)
         assert reply == [name, "after", [2, "nested"]]
         assert time.monotonic() - start > TIMEOUT  # the first try timed out; a later one passed
     finally:
         await retrying.aclose()
 
 
-async def test_single_connection_client(redis_server, name):
+async def test_single_connection_client(path, redis_server, name):
     """A single-connection client goes through execute_command, its lock and its connection."""
     client = redis.asyncio.Redis.from_url(
         redis_server.url, decode_responses=True, single_connection_client=True
     )
     try:
-        replies = await asyncio.gather(*(echo(client, name, str(i), i) for i in range(10)))
+        replies = await asyncio.gather(*(echo(path, client, name, str(i), i) for i in range(10)))
         assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(10)]
     finally:
         await client.aclose()
