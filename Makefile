@@ -5,17 +5,23 @@ VENV = .venv
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: test lint demo bench clean
+.PHONY: test lint demo bench matrix clean
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks ci
 	$(VENV)/bin/mypy
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m aiopyrq.demo
+
+# The standalone behaviour suites on each redis-py, Python and transport (ci/matrix.py);
+# MATRIX_ARGS=--list shows the combinations.
+MATRIX_ARGS ?=
+matrix: $(VENV)/.installed
+	$(VENV)/bin/python ci/matrix.py $(MATRIX_ARGS)
 
 # This library vs the original aio-py-rq 4.1.0 vs raw Redis Streams (see benchmarks/README.md).
 bench: $(VENV)/.installed
@@ -33,5 +39,5 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .matrix build dist .pytest_cache .mypy_cache .ruff_cache .coverage
 	find src tests -name __pycache__ -type d -prune -exec rm -rf {} +
