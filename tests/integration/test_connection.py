@@ -20,7 +20,8 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from aiopyrq._transport import _fast, _plain
+from aiopyrq import Queue
+from aiopyrq._transport import _choice, _fast, _plain
 from aiopyrq.testing import RedisServer
 
 if TYPE_CHECKING:
@@ -223,6 +224,37 @@ async def test_single_connection_client(path, redis_server, name):
     try:
         replies = await asyncio.gather(*(echo(path, client, name, str(i), i) for i in range(10)))
         assert replies == [[name, str(i), [i + 1, "nested"]] for i in range(10)]
+    finally:
+        await client.aclose()
+
+
+class Counting(redis.asyncio.Connection):
+    """A user's own connection class: it sees each command redis-py sends through it."""
+
+    sent: list[str]
+
+    async def send_command(self, *args: object, **kwargs: object) -> None:
+        """Note the command's name, then send it."""
+        Counting.sent.append(str(args[0]))
+        await super().send_command(*args, **kwargs)
+
+
+async def test_a_connection_class_of_its_own_sees_every_call(redis_server, name):
+    """A client with a connection class of its own takes the plain path: redis-py sends each
+    call, so the class (a hook, a metric) sees every script a structure runs."""
+    Counting.sent = []
+    client = redis.asyncio.Redis.from_url(
+        redis_server.url, decode_responses=True, connection_class=Counting
+    )
+    try:
+        assert _choice.choose(client, "auto") is _plain
+        _choice._PATHS[client] = _choice.choose(client, "auto")  # whatever AIOPYRQ_TRANSPORT says
+        queue = Queue(name, client)
+        await queue.add_items(["a", "b"])
+        assert await queue.get_items(2) == ["a", "b"]
+        await queue.ack_items(["a", "b"])
+        # Three calls; a script this server had not loaded yet was loaded and called again.
+        assert Counting.sent.count("EVALSHA") == 3 + Counting.sent.count("SCRIPT LOAD")
     finally:
         await client.aclose()
 
