@@ -6,6 +6,7 @@ from importlib.metadata import version as _version
 from typing import Any
 
 from aiopyrq._consumer import Consumer, ConsumerStats
+from aiopyrq._durability import Durability
 from aiopyrq._pool import Pool
 from aiopyrq._queue import Queue
 from aiopyrq._sharded import ShardedQueue
@@ -22,6 +23,7 @@ __all__ = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "Durability",
     "DurabilityError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",

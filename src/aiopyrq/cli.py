@@ -18,12 +18,13 @@ import redis.asyncio.cluster
 import redis.cluster
 
 from aiopyrq import _snapshot
-from aiopyrq._queue import Queue
-from aiopyrq._unique_queue import UniqueQueue
+from aiopyrq._types import KIND_NAMES, structure_of
 from aiopyrq._urls import mask
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
+
+    from aiopyrq._types import Consumable, Kind
 
 DEFAULT_URL = "redis://localhost:6379"
 
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--kind",
-        choices=list(_snapshot.KIND_NAMES),
+        choices=list(KIND_NAMES),
         help="read NAME (or each shard) as this structure instead of finding it from its keys",
     )
     common.add_argument(
@@ -262,7 +263,7 @@ def _library(
     url: str,
     client: _snapshot.Client,
     target: _snapshot.Target,
-    call: Callable[[Queue], Awaitable[int]],
+    call: Callable[[Consumable], Awaitable[int]],
 ) -> int:
     """Run a call of the library's API on each queue of the target; return the sum.
 
@@ -270,7 +271,6 @@ def _library(
     """
 
     async def run() -> int:
-        cls = UniqueQueue if target.kind == "unique" else Queue
         connection: redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
         if isinstance(client, redis.cluster.RedisCluster):
             connection = redis.asyncio.cluster.RedisCluster.from_url(url, decode_responses=True)
@@ -279,7 +279,7 @@ def _library(
         total = 0
         try:
             for name in target.names:
-                total += await call(cls(name, connection))
+                total += await call(structure_of(target.kind, name, connection))
         finally:
             await connection.aclose()
         return total
@@ -308,7 +308,7 @@ def _peek(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     return EXIT_OK
 
 
-def _next_items(client: _snapshot.Client, name: str, kind: _snapshot.Kind, count: int) -> list[str]:
+def _next_items(client: _snapshot.Client, name: str, kind: Kind, count: int) -> list[str]:
     """The next items of a structure to be handed out, first first (a Pool's with their state)."""
     key = _snapshot.keys_of(client, name).queue
     if kind != "pool":
@@ -337,14 +337,19 @@ def _stale(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
         count = sum(holder.items for _, holder in stale)
         _say(f"would {verb} {count} items {what}, from {counted(len(stale), 'consumer')} (dry run)")
     else:
-        method = Queue.drop_timeout_items if args.drop else Queue.re_enqueue_timeout_items
-        count = _library(url, client, target, lambda queue: method(queue, args.older_than))
+        count = _library(url, client, target, lambda queue: _recover(queue, args))
         _say(f"{done} {count} items {what}")
     for shard, holder in stale:
         where = f" on {shard}" if target.shards else ""
         lease = age(holder.lease_age)
         _say(f"  {holder.consumer_id}{where}  {holder.items} items, lease {lease} old")
     return EXIT_OK
+
+
+async def _recover(queue: Consumable, args: argparse.Namespace) -> int:
+    if args.drop:
+        return await queue.drop_timeout_items(args.older_than)
+    return await queue.re_enqueue_timeout_items(args.older_than)
 
 
 def _dead(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
@@ -419,7 +424,7 @@ def render(snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None = Non
     """The lines that show a snapshot, with the changes since ``before`` if given."""
     was = figures(before) if before is not None else {}
     notes = {}
-    title = _snapshot.KIND_NAMES[snapshot.kind]
+    title = KIND_NAMES[snapshot.kind]
     if isinstance(snapshot, _snapshot.ShardedSnapshot):
         title = f"ShardedQueue of {len(snapshot.shards)} {title}s"
     if not isinstance(snapshot, _snapshot.PoolSnapshot):

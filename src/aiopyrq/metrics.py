@@ -45,9 +45,7 @@ import redis
 
 from aiopyrq import _snapshot
 from aiopyrq._consumer import HANDLER_BUCKETS, ConsumerStats
-from aiopyrq._pool import Pool
-from aiopyrq._sharded import ShardedQueue
-from aiopyrq._unique_queue import UniqueQueue
+from aiopyrq._keys import shard_names
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -55,7 +53,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
     from aiopyrq._consumer import Consumer
-    from aiopyrq._queue import Queue
+    from aiopyrq._types import Kind
 
 __all__ = ["QueueCollector"]
 
@@ -129,11 +127,11 @@ class QueueCollector:
         self.consumers = list(consumers)
         structures = [consumer.structure for consumer in self.consumers]
         self._shards = {
-            **{s.name: len(s.shards) for s in structures if isinstance(s, ShardedQueue)},
+            **{s.name: len(s.shard_names) for s in structures if s.shard_names},
             **(shards or {}),
         }
         self.names = list(dict.fromkeys([*names, *self._shards, *(s.name for s in structures)]))
-        self._kinds = {s.name: _kind_of(s) for s in structures}
+        self._kinds: dict[str, Kind] = {s.name: s.kind for s in structures}
 
     def describe(self) -> Iterator[Metric]:
         """The metric families, without reading Redis (for ``registry.register``)."""
@@ -185,7 +183,7 @@ class QueueCollector:
                 else:
                     target = _snapshot.Target(name, _snapshot.detect_kind(client, name, kind))
             except _snapshot.UnknownNameError:  # no key at all: an empty queue
-                target = _snapshot.Target(name, "queue", _snapshot.shard_names(name, shards))
+                target = _snapshot.Target(name, "queue", shard_names(name, shards))
             return _snapshot.read_target(client, target)
         except _snapshot.SnapshotError as exc:  # a key of the wrong type: report the others
             logger.warning("metrics: skipping %s: %s", name, exc)
@@ -225,14 +223,6 @@ class QueueCollector:
             labels=["queue"],
         )
         return families
-
-
-def _kind_of(structure: Queue | ShardedQueue | Pool) -> _snapshot.Kind:
-    if isinstance(structure, Pool):
-        return "pool"
-    if isinstance(structure, ShardedQueue):
-        return "unique" if structure.unique else "queue"
-    return "unique" if isinstance(structure, UniqueQueue) else "queue"
 
 
 def _add_snapshot(families: dict[str, Any], snapshot: _snapshot.Snapshot) -> None:

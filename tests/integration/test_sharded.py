@@ -326,6 +326,50 @@ async def test_dead_letters_per_shard(store, qname):
     assert await store.keys(f"*{qname}*") == set()
 
 
+async def test_dead_letters_read_and_requeued_by_name(store, qname):
+    """get_dead_items reads every shard's; requeue_dead_items(items) moves just those."""
+    queue = sharded(store, qname, max_deliveries=1)
+    items = [f"i{n}" for n in range(8)]
+    await queue.add_items(items)
+    home = await where(queue)
+    assert await queue.reject_items(await queue.get_items(8)) == 8
+    assert sorted(await queue.get_dead_items()) == items
+    assert len(await queue.get_dead_items(3)) == 3
+    assert await queue.get_dead_items(0) == []
+    assert await queue.requeue_dead_items(["i1", "i6", "missing"]) == 2
+    assert await where(queue) == {item: home[item] for item in ("i1", "i6")}
+    assert await queue.requeue_dead_items([]) == 0
+    assert sorted(await queue.get_dead_items()) == sorted(set(items) - {"i1", "i6"})
+
+
+async def test_drop_and_re_enqueue_all_on_every_shard(store, qname):
+    """re_enqueue_all_items, drop_timeout_items and drop_all_items work on every shard."""
+    first, second = sharded(store, qname), sharded(store, qname)
+    await first.add_items([f"i{n}" for n in range(8)])
+    home = await where(first)
+    assert len(await first.get_items(8)) == 8
+    assert await second.re_enqueue_all_items() == 8
+    assert await where(first) == home
+    assert len(await first.get_items(4)) == 4
+    assert await second.drop_timeout_items() == 0  # a fresh lease
+    await age_leases(first, 7201)
+    assert await second.drop_timeout_items() == 4
+    assert len(await first.get_items(4)) == 4
+    assert await second.drop_all_items() == 4
+    assert await held_keys(store, qname) == set()
+    assert await first.get_count() == 0
+
+
+async def test_delete_items_on_every_shard(store, qname):
+    """delete_items deletes the waiting items wherever they wait, none held."""
+    queue = sharded(store, qname)
+    await queue.add_items(["a", "b", "a", "c", "a", "d"])
+    held = await queue.get_items(1)
+    await queue.delete_items(["a", "d"])
+    assert sorted((await where(queue)).keys()) == sorted({"b", "c"} - set(held))
+    assert await queue.release() == 1
+
+
 # The Consumer runtime over a ShardedQueue
 
 

@@ -21,6 +21,7 @@ PUBLIC = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "Durability",
     "DurabilityError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",
