@@ -8,6 +8,8 @@
     the count
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/now"
 
+ready({ 'TIME', 'ZCOUNT' }, { KEYS[1], 'zset' })
 return rcall('ZCOUNT', KEYS[1], '-inf', now_seconds())

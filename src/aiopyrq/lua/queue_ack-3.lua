@@ -13,11 +13,15 @@
     how many items were removed
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/list_remove"
---- @include "includes/lease"
---- @include "includes/deliveries"
+--- @include "includes/release"
+--- @include "includes/forget"
 
+ready({ 'EXISTS', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'HDEL' },
+  { KEYS[1], 'list', KEYS[2], 'hash', KEYS[3], 'hash' })
+local kept = rcall('EXISTS', KEYS[3]) == 1
 local taken, removed = list_remove(KEYS[1], cmsgpack.unpack(ARGV[1]), -1)
-forget_deliveries(KEYS[3], taken)
+forget_deliveries(KEYS[3], taken, kept)
 release_if_empty(KEYS[2], KEYS[1])
 return removed

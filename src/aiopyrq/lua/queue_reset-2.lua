@@ -10,5 +10,7 @@
     how many of the two fields existed
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 
+ready({ 'HDEL' }, { KEYS[1], 'hash', KEYS[2], 'hash' })
 return rcall('HDEL', KEYS[1], ARGV[1]) + rcall('HDEL', KEYS[2], ARGV[1])

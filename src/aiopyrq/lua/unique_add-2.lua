@@ -11,8 +11,10 @@
     how many items were added
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/push"
 
+ready({ 'SMISMEMBER', 'SADD', 'LPUSH' }, { KEYS[1], 'list', KEYS[2], 'set' })
 local items = cmsgpack.unpack(ARGV[1])
 local added, seen = {}, {}
 for i = 1, #items, 1000 do

@@ -10,8 +10,10 @@
     how many items were deleted
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/list_remove"
 
+ready({ 'SREM', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH' }, { KEYS[1], 'list', KEYS[2], 'set' })
 local waiting = {}
 for _, item in ipairs(cmsgpack.unpack(ARGV[1])) do
   if rcall('SREM', KEYS[2], item) == 1 then
