@@ -17,7 +17,7 @@ local rcall = redis.call
 --- @include "includes/in_flight"
 --- @include "includes/zadd"
 
-ready({ 'TIME', 'ZSCORE', 'ZADD' }, { KEYS[1], 'zset' })
+ready({ 'TIME', 'ZSCORE', 'ZADD' })
 local now = now_seconds()
 local acked = in_flight(KEYS[1], cmsgpack.unpack(ARGV[2]))
 zadd_all(KEYS[1], now + tonumber(ARGV[1]), acked)

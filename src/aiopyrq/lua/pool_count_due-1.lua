@@ -11,5 +11,5 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/now"
 
-ready({ 'TIME', 'ZCOUNT' }, { KEYS[1], 'zset' })
+ready({ 'TIME', 'ZCOUNT' })
 return rcall('ZCOUNT', KEYS[1], '-inf', now_seconds())

@@ -11,7 +11,7 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/now"
 
-ready({ 'TIME', 'ZRANGE' }, { KEYS[1], 'zset' })
+ready({ 'TIME', 'ZRANGE' })
 local now = now_seconds()
 local first = rcall('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #first == 0 then

@@ -12,7 +12,7 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/push"
 
-ready({ 'LPUSH' }, { KEYS[1], 'list' })
+ready({ 'LPUSH' })
 local items = cmsgpack.unpack(ARGV[1])
 push_all('LPUSH', KEYS[1], items)
 return #items

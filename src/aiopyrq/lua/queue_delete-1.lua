@@ -14,6 +14,6 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/list_remove"
 
-ready({ 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH' }, { KEYS[1], 'list' })
+ready({ 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH' })
 local _, removed = list_remove(KEYS[1], cmsgpack.unpack(ARGV[2]), tonumber(ARGV[1]))
 return removed

@@ -12,10 +12,12 @@
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/now"
 --- @include "includes/lease"
 
-ready({ 'TIME', 'HGET', 'LLEN', 'DEL', 'HDEL' }, { KEYS[1], 'list', KEYS[2], 'hash' })
+ready({ 'TYPE', 'TIME', 'HGET', 'LLEN', 'DEL', 'HDEL' })
+check_types({ KEYS[2], 'hash' })
 if not lease_expired(KEYS[2], KEYS[1], tonumber(ARGV[1]), now_seconds()) then
   return 0
 end

@@ -18,6 +18,5 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/take"
 
-ready({ 'TIME', 'EXISTS', 'RPOP', 'LPUSH', 'HSET' },
-  { KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash' })
+ready({ 'TIME', 'LLEN', 'HSET', 'RPOP', 'LPUSH' })
 return take(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), ARGV[2] == '1', function() end)

@@ -13,7 +13,7 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/now"
 
-ready({ 'TIME', 'HSET' }, { KEYS[1], 'list', KEYS[2], 'hash' })
+ready({ 'TIME', 'HSET' })
 local now = now_seconds()
 rcall('HSET', KEYS[2], KEYS[1], now)
 return now

@@ -10,7 +10,7 @@
 local rcall = redis.call
 --- @include "includes/ready"
 
-ready({ 'LLEN', 'DEL' }, { KEYS[1], 'list' })
+ready({ 'LLEN', 'DEL' })
 local count = rcall('LLEN', KEYS[1])
 rcall('DEL', KEYS[1])
 return count

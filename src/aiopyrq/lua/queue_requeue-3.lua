@@ -14,10 +14,11 @@
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/requeue"
 
-ready({ 'EXISTS', 'LRANGE', 'DEL', 'LREM', 'LPUSH', 'RPUSH', 'HDEL' },
-  { KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash' })
+ready({ 'TYPE', 'HLEN', 'LRANGE', 'DEL', 'LREM', 'LPUSH', 'RPUSH', 'HDEL' })
+check_types({ KEYS[1], 'list' })
 return requeue(KEYS[2], KEYS[3], cmsgpack.unpack(ARGV[1]), function(items)
   push_all('LPUSH', KEYS[1], items)
   return #items

@@ -11,6 +11,8 @@
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
+--- @include "includes/types"
 
-ready({ 'HDEL' }, { KEYS[1], 'hash', KEYS[2], 'hash' })
+ready({ 'TYPE', 'HDEL' })
+check_types({ KEYS[2], 'hash' })
 return rcall('HDEL', KEYS[1], ARGV[1]) + rcall('HDEL', KEYS[2], ARGV[1])

@@ -11,9 +11,11 @@
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/now"
 
-ready({ 'TIME', 'HINCRBY', 'HSET', 'HSETNX', 'HGET' }, { KEYS[1], 'hash', KEYS[2], 'hash' })
+ready({ 'TYPE', 'TIME', 'HINCRBY', 'HSET', 'HSETNX', 'HGET' })
+check_types({ KEYS[2], 'hash' })
 local minute = math.floor(now_seconds() / 60)
 local count = rcall('HINCRBY', KEYS[1], ARGV[1], 1)
 if count == 1 then

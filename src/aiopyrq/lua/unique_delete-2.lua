@@ -11,9 +11,11 @@
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/list_remove"
 
-ready({ 'SREM', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH' }, { KEYS[1], 'list', KEYS[2], 'set' })
+ready({ 'TYPE', 'SREM', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH' })
+check_types({ KEYS[1], 'list' })
 local waiting = {}
 for _, item in ipairs(cmsgpack.unpack(ARGV[1])) do
   if rcall('SREM', KEYS[2], item) == 1 then

@@ -17,10 +17,11 @@
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/take"
 
-ready({ 'TIME', 'EXISTS', 'RPOP', 'LPUSH', 'HSET', 'SREM' },
-  { KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash' })
+ready({ 'TYPE', 'TIME', 'LLEN', 'HSET', 'RPOP', 'LPUSH', 'SREM' })
+check_types({ KEYS[2], 'set' })
 local moved = { unpack(ARGV, 3) }
 return take(KEYS[1], KEYS[3], KEYS[4], tonumber(ARGV[1]), ARGV[2] == '1', function(items)
   push_all('SREM', KEYS[2], items)

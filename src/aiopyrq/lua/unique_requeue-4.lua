@@ -15,10 +15,11 @@
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/requeue"
 
-ready({ 'EXISTS', 'LRANGE', 'DEL', 'LREM', 'LPUSH', 'RPUSH', 'HDEL', 'SADD' },
-  { KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash' })
+ready({ 'TYPE', 'HLEN', 'LRANGE', 'DEL', 'LREM', 'LPUSH', 'RPUSH', 'HDEL', 'SADD' })
+check_types({ KEYS[1], 'list', KEYS[2], 'set' })
 return requeue(KEYS[3], KEYS[4], cmsgpack.unpack(ARGV[1]), function(items)
   local added = {}
   for _, item in ipairs(items) do

@@ -1,36 +1,24 @@
 --[[
   Scripts fail before they write. Before its first write, a script calls `ready`
-  with every command it may run and the type of each of its keys:
+  with every command it may run: one the user may not run (ACL) fails the script
+  with "NOPERM aiopyrq: this user may not run CMD" while nothing is written yet.
+  redis.acl_check_cmd exists on Redis 7.0+ and Valkey; on Redis 6.2 a refused
+  command fails where the script calls it. EVAL itself checks the user's access
+  to every key of KEYS before the script starts, so commands are checked alone.
 
-  - a command the user may not run (ACL) fails the script with
-    "NOPERM aiopyrq: this user may not run CMD". redis.acl_check_cmd exists on
-    Redis 7.0+ and Valkey; on Redis 6.2 the command itself is refused where the
-    script calls it. EVAL checks the user's access to every key of KEYS before the
-    script starts, so the commands are checked without their keys;
-  - a key of another type fails it with "WRONGTYPE aiopyrq: KEY is a T, not a U"
-    (a key that does not exist is of any type).
-
-  Out of memory, Redis refuses a script's first write only, so a script whose
-  reads, checks and TIME come first leaves state as it was on every error.
+  A key of the wrong type must fail the script before its first write too: each
+  script reads every key it writes before its first write (LLEN, HLEN, ZSCORE
+  ... or TYPE through includes/types), or writes it first. Out of memory, Redis
+  refuses a script's first write only. So on every error, state is as it was.
 ]]
 local acl_check_cmd = redis.acl_check_cmd
 
--- commands: the commands the script may run; types: key, type, key, type ...
-local function ready(commands, types)
+local function ready(commands)
   if acl_check_cmd then
-    if #types > 0 then
-      commands[#commands + 1] = 'TYPE'
-    end
-    for _, command in ipairs(commands) do
-      if not acl_check_cmd(command) then
-        error({ err = 'NOPERM aiopyrq: this user may not run ' .. command })
+    for i = 1, #commands do
+      if not acl_check_cmd(commands[i]) then
+        error({ err = 'NOPERM aiopyrq: this user may not run ' .. commands[i] })
       end
-    end
-  end
-  for i = 1, #types, 2 do
-    local found = rcall('TYPE', types[i])['ok']
-    if found ~= 'none' and found ~= types[i + 1] then
-      error({ err = 'WRONGTYPE aiopyrq: ' .. types[i] .. ' is a ' .. found .. ', not a ' .. types[i + 1] })
     end
   end
 end

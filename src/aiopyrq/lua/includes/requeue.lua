@@ -8,7 +8,7 @@
 
 -- put_back(items): queues the items as if added anew; returns how many were queued.
 local function requeue(dead, deliveries, items, put_back)
-  local kept = rcall('EXISTS', deliveries) == 1
+  local kept = rcall('HLEN', deliveries) > 0
   if #items == 0 then
     items = rcall('LRANGE', dead, 0, -1)
     rcall('DEL', dead)

@@ -7,17 +7,20 @@
 --- @include "includes/push"
 
 -- taken(items): what else the taken items leave (UniqueQueue: its set of waiting items).
+-- The lease is written first: a timeouts key of the wrong type fails the script
+-- before anything else is written (the lists are read before).
 local function take(queue, processing, timeouts, count, renew, taken)
   local now = now_seconds()
-  local held = rcall('EXISTS', processing) == 1
+  local held = rcall('LLEN', processing) > 0
+  count = math.min(count, rcall('LLEN', queue))
+  if renew or held or count > 0 then
+    rcall('HSET', timeouts, processing, now)
+  end
   local items = {}
   if count > 0 then
-    items = rcall('RPOP', queue, count) or {}
+    items = rcall('RPOP', queue, count)
   end
   push_all('LPUSH', processing, items)
   taken(items)
-  if renew or held or #items > 0 then
-    rcall('HSET', timeouts, processing, now)
-  end
   return items
 end
