@@ -70,9 +70,9 @@ class Queue(Structure):
     _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
     _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-3")
     _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-5")
-    _requeue: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-5")
-    _revive: ClassVar[_scripts.Script] = _scripts.load("queue_revive-3")
-    _renew: ClassVar[_scripts.Script] = _scripts.load("queue_renew-2")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-5")
+    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
+    _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-1")
     _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-3")
     _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
@@ -227,7 +227,7 @@ class Queue(Structure):
         lease timeout recovery uses (``get_items`` renews the lease too).
         """
         await self._script(
-            self._renew, [self.processing_queue_name, self.keys.timeouts], [], write=False
+            self._heartbeat, [self.processing_queue_name, self.keys.timeouts], [], write=False
         )
 
     async def ack_item(self, item: Item) -> None:
@@ -351,7 +351,7 @@ class Queue(Structure):
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
         keys = self._return_keys(processing)
-        return self._requeue.call(keys, [max_age, max_deliveries])
+        return self._recover_list.call(keys, [max_age, max_deliveries])
 
     def _return_keys(self, processing: str) -> list[str]:
         """The keys of the scripts that return a processing list's items (reject, requeue)."""
@@ -394,7 +394,7 @@ class Queue(Structure):
         if items is not None and not checked:
             return 0
         keys = [*self._queue_keys(), self.keys.dead, self.keys.deliveries]
-        return int(await self._script(self._revive, keys, [self._pack(checked)]))
+        return int(await self._script(self._requeue_dead, keys, [self._pack(checked)]))
 
     async def purge_dead_items(self) -> int:
         """Delete every dead letter.

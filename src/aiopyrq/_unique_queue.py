@@ -29,8 +29,8 @@ class UniqueQueue(Queue):
 
     _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-4")
     _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-6")
-    _requeue: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-6")
-    _revive: ClassVar[_scripts.Script] = _scripts.load("unique_revive-4")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-6")
+    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-4")
     _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")
     _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-2")
 

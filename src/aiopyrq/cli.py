@@ -46,7 +46,7 @@ structures:
   The kind of NAME is found from its keys: a list NAME is a Queue, with a set NAME-unique
   a UniqueQueue, a sorted set NAME a Pool. An empty one has no key at all (nothing waits,
   nothing is held): give --kind to read it as empty. An empty UniqueQueue whose items are
-  all in flight looks like a Queue: give --kind unique to requeue its items.
+  all in flight looks like a Queue: give --kind unique to recover its items.
   A NAME without keys of its own is a ShardedQueue if keys of shards NAME:0, NAME:1 ...
   exist (found by SCAN, up to the highest-numbered one); --shards N says how many there
   are. Each command then works on every shard; stats shows each shard and the totals.
@@ -145,8 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, run: Callable[..., int], text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[common], help=text, description=text)
+    def command(
+        name: str, run: Callable[..., int], text: str, aliases: Sequence[str] = ()
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, parents=[common], help=text, description=text, aliases=list(aliases)
+        )
         sub.set_defaults(run=run)
         return sub
 
@@ -156,8 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     peek = command("peek", _peek, "the next items to be handed out, first first")
     peek.add_argument("name", metavar="NAME")
     peek.add_argument("-n", type=_positive_int, default=10, help="how many (%(default)s)")
-    for name, verb in (("requeue-stale", "put back in the queue"), ("drop-stale", "delete")):
-        stale = command(name, _stale, f"{verb} the items of consumers whose lease is stale")
+    stale_commands: tuple[tuple[str, str, list[str]], ...] = (
+        ("recover-stale", "put back in the queue", ["requeue-stale"]),  # its name before 5.0
+        ("drop-stale", "delete", []),
+    )
+    for name, verb, aliases in stale_commands:
+        text = f"{verb} the items of consumers whose lease is stale"
+        stale = command(name, _stale, text, aliases)
         stale.add_argument("name", metavar="NAME")
         stale.add_argument(
             "--older-than",

@@ -378,7 +378,7 @@ def test_bad_command_lines():
 def test_help_documents_commands_and_exit_codes():
     """--help lists every command and every exit code; the console script is installed."""
     output = ok(aiopyrq("--help"))
-    for command in ("stats", "peek", "requeue-stale", "drop-stale", "dead", "watch", "demo"):
+    for command in ("stats", "peek", "recover-stale", "drop-stale", "dead", "watch", "demo"):
         assert re.search(rf"^    {command}\b", output, re.MULTILINE), command
     for code in range(7):
         assert re.search(rf"^  {code}  \w", output, re.MULTILINE), code
