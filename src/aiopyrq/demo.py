@@ -9,7 +9,7 @@ work. At the end every item is counted: none may be lost, and only the killed ba
 have been processed twice (delivery is at least once).
 
 The demo uses ``$REDIS_URL`` if it answers, with a queue name of its own whose keys it
-deletes at the end; otherwise it starts a throwaway server (see :mod:`aiopyrq.testing`).
+deletes at the end; otherwise it starts a throwaway server (see tests/harness in a checkout).
 The exit code is 0 when every item is accounted for, 1 otherwise.
 """
 
@@ -30,7 +30,7 @@ import redis
 
 from aiopyrq import Queue
 from aiopyrq._urls import mask
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

@@ -22,7 +22,7 @@ import redis
 from redis.asyncio.cluster import RedisCluster
 
 from aiopyrq import Pool, Queue, ShardedQueue, UniqueQueue
-from aiopyrq.testing import RedisServer, ServerError
+from tests.harness import RedisServer, ServerError
 
 pytestmark = pytest.mark.redis
 

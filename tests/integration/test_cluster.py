@@ -17,7 +17,7 @@ from failover_run import run_through_failover
 from redis.asyncio.cluster import RedisCluster
 
 from aiopyrq import Consumer, NotEnoughSyncedSlavesError, Pool, Queue, UniqueQueue
-from aiopyrq.testing import ClusterServers
+from tests.harness import ClusterServers
 
 pytestmark = pytest.mark.redis
 

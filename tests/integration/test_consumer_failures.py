@@ -25,7 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from aiopyrq import Queue, UniqueQueue
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

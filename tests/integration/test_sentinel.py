@@ -20,7 +20,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 
 from aiopyrq import Consumer, NotEnoughSyncedSlavesError, Pool, Queue, UniqueQueue
-from aiopyrq.testing import SentinelGroup
+from tests.harness import SentinelGroup
 
 pytestmark = pytest.mark.redis
 

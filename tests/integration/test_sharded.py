@@ -21,7 +21,7 @@ import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 
 from aiopyrq import Consumer, Queue, ShardedQueue
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
 
 pytestmark = pytest.mark.redis
 
