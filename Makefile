@@ -11,11 +11,11 @@ test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/python -m aiopyrq.demo
+	$(VENV)/bin/python examples/demo.py
 
 # This library vs the original aio-py-rq 4.1.0 vs raw Redis Streams (see benchmarks/README.md).
 bench: $(VENV)/.installed
