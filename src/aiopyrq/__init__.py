@@ -13,6 +13,7 @@ from aiopyrq._unique_queue import UniqueQueue
 from aiopyrq.errors import (
     AiopyrqError,
     DurabilityError,
+    MissingDependencyError,
     NotEnoughFsyncedError,
     NotEnoughSyncedSlavesError,
     WaitAofError,
@@ -23,6 +24,7 @@ __all__ = [
     "Consumer",
     "ConsumerStats",
     "DurabilityError",
+    "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",
     "Pool",

@@ -21,6 +21,7 @@ from aiopyrq import _snapshot
 from aiopyrq._queue import Queue
 from aiopyrq._unique_queue import UniqueQueue
 from aiopyrq._urls import mask
+from aiopyrq.errors import AiopyrqError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -72,7 +73,7 @@ DEMO_MOVED = (
 )
 
 
-class UsageError(Exception):
+class UsageError(AiopyrqError):
     """A command line or URL that cannot be used."""
 
 

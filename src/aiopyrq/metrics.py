@@ -48,6 +48,7 @@ from aiopyrq._consumer import HANDLER_BUCKETS, ConsumerStats
 from aiopyrq._pool import Pool
 from aiopyrq._sharded import ShardedQueue
 from aiopyrq._unique_queue import UniqueQueue
+from aiopyrq.errors import MissingDependencyError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -87,7 +88,7 @@ def _prometheus() -> Any:  # noqa: ANN401 - the module prometheus_client.core
         return importlib.import_module("prometheus_client.core")
     except ImportError as exc:
         msg = "aiopyrq.metrics needs prometheus-client: pip install 'aio-py-rq[prometheus]'"
-        raise ImportError(msg) from exc
+        raise MissingDependencyError(msg) from exc
 
 
 class QueueCollector:
@@ -109,7 +110,7 @@ class QueueCollector:
             (``INFO``) at the first scrape.
 
     Raises:
-        ImportError: prometheus-client is not installed (the extra ``prometheus``).
+        MissingDependencyError: prometheus-client is not installed (the extra ``prometheus``).
     """
 
     def __init__(

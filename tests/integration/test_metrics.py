@@ -396,9 +396,13 @@ def test_friendly_import_errors():
             try:
                 make()
             except ImportError as error:
-                print(error)
+                print(type(error).__name__, error)
     """)
-    assert output.splitlines() == [
-        "aiopyrq.metrics needs prometheus-client: pip install 'aio-py-rq[prometheus]'",
-        "aiopyrq.tracing needs OpenTelemetry: pip install 'aio-py-rq[otel]'",
-    ]
+    metrics, tracing = output.splitlines()
+    assert metrics == (
+        "MissingDependencyError aiopyrq.metrics needs prometheus-client: "
+        "pip install 'aio-py-rq[prometheus]'"
+    )
+    assert tracing == (
+        "MissingDependencyError aiopyrq.tracing needs OpenTelemetry: pip install 'aio-py-rq[otel]'"
+    )
