@@ -5,10 +5,14 @@ VENV = .venv
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: test lint demo bench clean
+.PHONY: test unit lint demo bench clean
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# tests/unit alone: no server started, seconds, works on a machine without Redis.
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks examples
