@@ -5,17 +5,21 @@ VENV = .venv
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: test lint demo bench clean
+.PHONY: test unit lint demo bench clean
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# tests/unit alone: no server started, seconds, works on a machine without Redis.
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/python -m aiopyrq.demo
+	$(VENV)/bin/python examples/demo.py
 
 # This library vs the original aio-py-rq 4.1.0 vs raw Redis Streams (see benchmarks/README.md).
 bench: $(VENV)/.installed

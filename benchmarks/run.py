@@ -31,9 +31,11 @@ from typing import Any
 import redis
 
 from aiopyrq import _scripts
-from aiopyrq.testing import ClusterServers, RedisServer
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the checkout's test harness: tests.harness
+from tests.harness import ClusterServers, RedisServer  # noqa: E402
+
 WORKLOAD = HERE / "workload.py"
 ORIGINAL = "aio-py-rq==4.1.0"
 TIMEOUT = 600.0  # seconds for one workload

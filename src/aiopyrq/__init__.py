@@ -14,6 +14,7 @@ from aiopyrq._unique_queue import UniqueQueue
 from aiopyrq.errors import (
     AiopyrqError,
     DurabilityError,
+    MissingDependencyError,
     NotEnoughFsyncedError,
     NotEnoughSyncedSlavesError,
     WaitAofError,
@@ -25,6 +26,7 @@ __all__ = [
     "ConsumerStats",
     "Durability",
     "DurabilityError",
+    "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",
     "Pool",

@@ -20,6 +20,7 @@ import redis.cluster
 from aiopyrq import _snapshot
 from aiopyrq._types import KIND_NAMES, structure_of
 from aiopyrq._urls import mask
+from aiopyrq.errors import AiopyrqError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -67,7 +68,13 @@ exit codes:
 """
 
 
-class UsageError(Exception):
+DEMO_MOVED = (
+    "the demo is not part of the installed package: run `make demo` "
+    "(or `python examples/demo.py`) in a checkout of aio-py-rq"
+)
+
+
+class UsageError(AiopyrqError):
     """A command line or URL that cannot be used."""
 
 
@@ -92,9 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command != "demo":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     url = args.url or os.environ.get("REDIS_URL") or DEFAULT_URL
+    if args.command == "demo":
+        return _fail(UsageError(DEMO_MOVED), url)
     try:
-        if args.command == "demo":
-            return _demo(args, extra)
         with _connect(url, args.cluster) as client:
             return int(args.run(args, client, url))
     except KeyboardInterrupt:
@@ -190,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         add_help=False,
         parents=[url],
-        help="run the demo (python -m aiopyrq.demo; its options follow, --help for them)",
+        help="not in the package: `make demo` in a checkout runs examples/demo.py",
     )
     return parser
 
@@ -403,14 +410,6 @@ def _watch(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     except KeyboardInterrupt:
         pass
     return EXIT_OK
-
-
-def _demo(args: argparse.Namespace, extra: list[str]) -> int:
-    from aiopyrq import demo  # noqa: PLC0415 - only this command needs it
-
-    if args.url:
-        os.environ["REDIS_URL"] = args.url
-    return demo.main(extra)
 
 
 def figures(snapshot: _snapshot.Snapshot) -> dict[str, int]:

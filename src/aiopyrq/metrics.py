@@ -46,6 +46,7 @@ import redis
 from aiopyrq import _snapshot
 from aiopyrq._consumer import HANDLER_BUCKETS, ConsumerStats
 from aiopyrq._keys import shard_names
+from aiopyrq.errors import MissingDependencyError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -85,7 +86,7 @@ def _prometheus() -> Any:  # noqa: ANN401 - the module prometheus_client.core
         return importlib.import_module("prometheus_client.core")
     except ImportError as exc:
         msg = "aiopyrq.metrics needs prometheus-client: pip install 'aio-py-rq[prometheus]'"
-        raise ImportError(msg) from exc
+        raise MissingDependencyError(msg) from exc
 
 
 class QueueCollector:
@@ -107,7 +108,7 @@ class QueueCollector:
             (``INFO``) at the first scrape.
 
     Raises:
-        ImportError: prometheus-client is not installed (the extra ``prometheus``).
+        MissingDependencyError: prometheus-client is not installed (the extra ``prometheus``).
     """
 
     def __init__(

@@ -21,7 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from aiopyrq import _connection
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -13,16 +13,11 @@ import math
 import pytest
 
 from aiopyrq import Pool
+from tests.helpers import server_now
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
 ITEMS = [f"item-{i}" for i in range(1000)]
-
-
-async def server_now(client) -> int:
-    """The server's clock, in whole seconds (the clock the scripts use)."""
-    seconds, _ = await client.time()
-    return seconds
 
 
 def in_flight_until(score: float) -> int:

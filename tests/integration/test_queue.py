@@ -16,6 +16,7 @@ import redis.asyncio
 from redis.asyncio import ConnectionPool
 
 from aiopyrq import Queue, ShardedQueue, UniqueQueue
+from tests.helpers import server_now
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
@@ -87,12 +88,6 @@ async def state(client, name):
         else:
             result[key] = await client.smembers(key)
     return result
-
-
-async def server_now(client):
-    """The server's clock, in unix seconds."""
-    seconds, _ = await client.time()
-    return seconds
 
 
 async def set_lease(client, queue, age):

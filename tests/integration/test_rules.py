@@ -18,7 +18,7 @@ from aiopyrq import Pool, Queue, _snapshot
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
-    from aiopyrq.testing import RedisServer
+    from tests.harness import RedisServer
 
 pytestmark = pytest.mark.redis
 

@@ -18,7 +18,7 @@ from aiopyrq import _scripts
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from aiopyrq.testing import RedisServer
+    from tests.harness import RedisServer
 
 pytestmark = pytest.mark.redis
 
