@@ -5,17 +5,21 @@ VENV = .venv
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: test lint demo bench matrix clean
+.PHONY: test unit lint demo bench matrix clean
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# tests/unit alone: no server started, seconds, works on a machine without Redis.
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests benchmarks ci
+	$(VENV)/bin/ruff check src tests benchmarks examples ci
 	$(VENV)/bin/mypy
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/python -m aiopyrq.demo
+	$(VENV)/bin/python examples/demo.py
 
 # The standalone behaviour suites on each redis-py, Python and transport (ci/matrix.py);
 # MATRIX_ARGS=--list shows the combinations.

@@ -31,9 +31,11 @@ from typing import Any
 import redis
 
 from aiopyrq import _scripts
-from aiopyrq.testing import ClusterServers, RedisServer
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the checkout's test harness: tests.harness
+from tests.harness import ClusterServers, RedisServer  # noqa: E402
+
 WORKLOAD = HERE / "workload.py"
 ORIGINAL = "aio-py-rq==4.1.0"
 TIMEOUT = 600.0  # seconds for one workload
@@ -63,10 +65,33 @@ class Target:
 
 def original_python() -> str:
     """Create (once) the venv of the original library, with the same hiredis as ours."""
-    venv = HERE / ".venv-original"
-    requirements = [ORIGINAL]
+    return venv_python(HERE / ".venv-original", [ORIGINAL])
+
+
+def baseline_python(ref: str) -> str:
+    """Create (once per commit) a venv of this library as it was at the git commit ``ref``.
+
+    The commit is exported with ``git archive`` and installed with the same redis-py and
+    hiredis as ours, so that the two columns differ by the library's code alone.
+    """
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],  # noqa: S607 - git on PATH
+        capture_output=True, text=True, check=True, cwd=HERE,
+    ).stdout.strip()  # fmt: skip
+    source = HERE / ".venv-baseline" / "src" / sha
+    if not (source / "pyproject.toml").exists():
+        source.mkdir(parents=True, exist_ok=True)
+        git_archive = ["git", "-C", str(HERE.parent), "archive", sha]  # the whole tree
+        archive = subprocess.run(git_archive, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)  # noqa: S607
+    requirements = [str(source), f"redis=={importlib.metadata.version('redis')}"]
+    return venv_python(HERE / ".venv-baseline" / sha, requirements)
+
+
+def venv_python(venv: Path, requirements: list[str]) -> str:
+    """Create (once) a venv with these requirements and our hiredis; return its Python."""
     with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-        requirements.append(f"hiredis=={importlib.metadata.version('hiredis')}")
+        requirements = [*requirements, f"hiredis=={importlib.metadata.version('hiredis')}"]
     marker, python = venv / ".installed", venv / "bin" / "python"
     if not marker.exists() or marker.read_text() != " ".join(requirements):
         print(f"installing {' '.join(requirements)} into {venv}", file=sys.stderr)
@@ -457,10 +482,10 @@ class Report:
         """One row per configuration, structure and target."""
         lines = [
             (
-                "| configuration | structure | target | items/s | × original | × streams "
-                "| Redis CPU µs/item | Redis calls/item | client CPU µs/item |"
+                "| configuration | structure | target | items/s | × original | × baseline "
+                "| × streams | Redis CPU µs/item | Redis calls/item | client CPU µs/item |"
             ),
-            "|---|---|---|---:|---:|---:|---:|---:|---:|",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         rows = itertools.product(CONFIGS, STRUCTURES, self.targets)
         for config, structure, target in rows:
@@ -469,10 +494,12 @@ class Report:
             if not speed:
                 continue
             original = self.values("throughput", "items_per_s", **where | {"target": "original"})
+            baseline = self.values("throughput", "items_per_s", **where | {"target": "baseline"})
             streams = self.values("throughput", "items_per_s", config=config, target="streams")
             lines.append(
                 f"| {config} | {structure} | {target} | {spread(speed, 0)} "
-                f"| {self.ratio(speed, original)} | {self.ratio(speed, streams)} "
+                f"| {self.ratio(speed, original)} | {self.ratio(speed, baseline)} "
+                f"| {self.ratio(speed, streams)} "
                 f"| {self.median('throughput', 'redis_cpu_us', **where):.1f} "
                 f"| {self.median('throughput', 'calls', **where):.2f} "
                 f"| {self.median('throughput', 'client_cpu_us', **where):.1f} |"
@@ -606,6 +633,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--poll-interval", type=float, default=0.01, help="latency, poll mode")
     parser.add_argument("--idle", type=float, default=1.0, help="latency: idle seconds counted")
     parser.add_argument("--targets", default="aiopyrq,original,streams")
+    parser.add_argument(
+        "--baseline", metavar="REF", help="also measure this library at a git commit (a target)"
+    )
     parser.add_argument("--measures", default=",".join(MEASURES), help="any of the default")
     parser.add_argument("--kills", type=int, default=2, help="recovery: kills per round")
     parser.add_argument("--recovery-items", type=int, default=100, help="the killed batch")
@@ -631,9 +661,10 @@ def main() -> None:
     targets = [
         Target("aiopyrq", sys.executable, "lib"),
         *([Target("original", original_python(), "lib")] if "original" in wanted else []),
+        *([Target("baseline", baseline_python(opts.baseline), "lib")] if opts.baseline else []),
         Target("streams", sys.executable, "streams"),
     ]
-    targets = [t for t in targets if t.name in wanted]
+    targets = [t for t in targets if t.name in wanted or t.name == "baseline"]
     with RedisServer() as redis_server:
         server = Server(redis_server)
         bench = Bench(server, opts)

@@ -14,7 +14,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from aiopyrq.testing import (
+from tests.harness import (
     ClusterServers,
     RedisServer,
     SentinelGroup,

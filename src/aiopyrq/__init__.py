@@ -6,6 +6,7 @@ from importlib.metadata import version as _version
 from typing import Any
 
 from aiopyrq._consumer import Consumer, ConsumerStats
+from aiopyrq._durability import Durability
 from aiopyrq._pool import Pool
 from aiopyrq._queue import Queue
 from aiopyrq._sharded import ShardedQueue
@@ -13,6 +14,7 @@ from aiopyrq._unique_queue import UniqueQueue
 from aiopyrq.errors import (
     AiopyrqError,
     DurabilityError,
+    MissingDependencyError,
     NotEnoughFsyncedError,
     NotEnoughSyncedSlavesError,
     WaitAofError,
@@ -22,7 +24,9 @@ __all__ = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "Durability",
     "DurabilityError",
+    "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",
     "Pool",

@@ -11,7 +11,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 
 from aiopyrq import _scripts, _transport
-from aiopyrq._durability import Durability
+from aiopyrq._durability import Durability, from_options
 from aiopyrq._keys import QueueKeys
 
 if TYPE_CHECKING:
@@ -21,9 +21,7 @@ if TYPE_CHECKING:
     from redis.typing import EncodableT
     from typing_extensions import Self
 
-Item = str | bytes | int | float
-"""What an item may be. Items come back as ``str``, or ``bytes`` when the client does not
-decode responses."""
+    from aiopyrq._types import Item as Item  # noqa: PLC0414 - _scripts imports it from here
 
 # The socket timeout of a connection made without one (5 s in redis-py 8, none before).
 _DEFAULT_SOCKET_TIMEOUT = inspect.signature(AbstractConnection).parameters["socket_timeout"].default
@@ -33,9 +31,6 @@ _ITEM_TYPES = frozenset({str, bytes, int, float})
 SHARED_ITEMS = 10
 """A script call of up to this many items may share a round trip with other small calls; a
 larger one goes alone, so that Redis works on it while the client handles other replies."""
-
-DEFAULT_SYNC_SLAVES_COUNT = 0
-DEFAULT_SYNC_SLAVES_TIMEOUT = 100  # milliseconds
 
 
 def check_name(name: object) -> str:
@@ -99,15 +94,17 @@ class Structure:
             name without a hash tag gets one (``{name}``), so that all its keys share a slot.
         redis: A ``redis.asyncio.Redis`` or ``RedisCluster`` client, or a
             ``ConnectionPool`` to make a Redis client.
+        durability: What each write waits for (``aiopyrq.Durability``); or the options:
         synced_slaves_enabled: After each write, wait for replicas to acknowledge it (WAIT).
-        synced_slaves_count: How many replicas must acknowledge a write.
-        synced_slaves_timeout: How long to wait, in milliseconds (> 0), for WAIT and WAITAOF.
+        synced_slaves_count: How many replicas must acknowledge a write (default 0).
+        synced_slaves_timeout: How long to wait, in milliseconds (> 0), for WAIT and WAITAOF
+            (default 100).
         fsync_local: After each write, wait until the master has fsynced it to its
             append-only file (WAITAOF; Redis 7.2+ or Valkey, ``appendonly yes``).
         fsync_replicas: After each write, wait until this many replicas have fsynced it.
 
     Raises:
-        TypeError: An argument has the wrong type.
+        TypeError: An argument has the wrong type, or durability comes with the options.
         ValueError: An argument is out of range.
     """
 
@@ -116,10 +113,11 @@ class Structure:
         name: str,
         redis: Redis | RedisCluster | ConnectionPool,
         *,
-        synced_slaves_enabled: bool = False,
-        synced_slaves_count: int = DEFAULT_SYNC_SLAVES_COUNT,
-        synced_slaves_timeout: int = DEFAULT_SYNC_SLAVES_TIMEOUT,
-        fsync_local: bool = False,
+        durability: Durability | None = None,
+        synced_slaves_enabled: bool | None = None,
+        synced_slaves_count: int | None = None,
+        synced_slaves_timeout: int | None = None,
+        fsync_local: bool | None = None,
         fsync_replicas: int | None = None,
     ) -> None:
         self.name = check_name(name)
@@ -133,18 +131,14 @@ class Structure:
         self._owns_client = False
         encoder = redis.get_encoder()
         self._encoding: tuple[str, str] = (encoder.encoding, encoder.encoding_errors)
-        check_int(synced_slaves_count, "synced_slaves_count")
-        check_int(synced_slaves_timeout, "synced_slaves_timeout", minimum=1)
-        if fsync_replicas is not None:
-            check_int(fsync_replicas, "fsync_replicas")
-        self._durability: Durability | None = None
-        if synced_slaves_enabled or fsync_local or fsync_replicas is not None:
-            self._durability = Durability(
-                replicas=synced_slaves_count if synced_slaves_enabled else None,
-                fsync_local=bool(fsync_local),
-                fsync_replicas=(fsync_replicas or 0) if fsync_local or fsync_replicas else None,
-                timeout=synced_slaves_timeout,
-            )
+        self._durability: Durability | None = from_options(
+            durability,
+            synced_slaves_enabled=synced_slaves_enabled,
+            synced_slaves_count=synced_slaves_count,
+            synced_slaves_timeout=synced_slaves_timeout,
+            fsync_local=fsync_local,
+            fsync_replicas=fsync_replicas,
+        )
 
     @classmethod
     def from_url(cls, name: str, url: str, **options: Any) -> Self:  # noqa: ANN401

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiopyrq._base import check_int, check_wait
-from aiopyrq._pool import Pool
-from aiopyrq._queue import Queue
-from aiopyrq._sharded import ShardedQueue
+from aiopyrq._types import Consumable
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -78,12 +76,13 @@ class Consumer:
     ``grace_period`` seconds to finish, and what is left goes back to the front of the
     queue, with this consumer's processing list and lease removed.
 
-    A Pool has no processing lists: an item whose handler raises comes back after
-    ``ack_ttl``, and there is nothing to recover.
+    A Pool has no processing lists (``leases`` False): an item whose handler raises comes
+    back after ``ack_ttl``, and there is nothing to renew, reject, recover or give back.
 
     Args:
-        structure: The Queue, UniqueQueue, ShardedQueue or Pool to consume. Give each
-            consumer its own object: the object is the consumer's identity.
+        structure: The Queue, UniqueQueue, ShardedQueue or Pool to consume (any structure
+            of the contract ``aiopyrq._types.Consumable``). Give each consumer its own
+            object: the object is the consumer's identity.
         handler: ``async def handler(item)``, or ``async def handler(items)`` with
             ``batch=True``.
         batch: Call the handler once per batch; the whole batch is acked or rejected.
@@ -101,7 +100,7 @@ class Consumer:
 
     def __init__(  # noqa: PLR0913 - each is a knob users ask for
         self,
-        structure: Queue | ShardedQueue | Pool,
+        structure: Consumable,
         handler: Callable[[Any], Awaitable[object]],
         *,
         batch: bool = False,
@@ -113,7 +112,7 @@ class Consumer:
         grace_period: float = 30.0,
         spans: SpanFactory | None = None,
     ) -> None:
-        if not isinstance(structure, Queue | ShardedQueue | Pool):
+        if not isinstance(structure, Consumable):
             msg = f"structure must be a Queue, UniqueQueue, ShardedQueue or Pool: {structure!r}"
             raise TypeError(msg)
         self.structure = structure
@@ -149,11 +148,10 @@ class Consumer:
         for signum in signals:
             loop.add_signal_handler(signum, self.stop)
         upkeep = []
-        if isinstance(self.structure, Queue | ShardedQueue):
-            queue = self.structure
+        if self.structure.leases:
             upkeep = [
-                asyncio.create_task(self._every(self.lease_timeout / 3, queue.heartbeat)),
-                asyncio.create_task(self._every(self.sweep_interval, lambda: self._reap(queue))),
+                asyncio.create_task(self._every(self.lease_timeout / 3, self.structure.heartbeat)),
+                asyncio.create_task(self._every(self.sweep_interval, self._reap)),
             ]
         try:
             await self._fetch_until_stopped()
@@ -199,7 +197,7 @@ class Consumer:
             logger.exception("get_items on %s failed", self.structure.name)
             # Redis may have moved items before the reply was lost: they are in this
             # consumer's processing list, unknown to it, and its heartbeat keeps them there.
-            self._unsure = isinstance(self.structure, Queue | ShardedQueue)
+            self._unsure = self.structure.leases
             await self._pause(_RETRY_AFTER)
             return
         if items:
@@ -227,7 +225,7 @@ class Consumer:
         if await self._room(0) == 0:
             return  # stopping: the shut-down gives everything back
         try:
-            released = await self.structure.release()  # type: ignore[union-attr]
+            released = await self.structure.release()
         except Exception:
             logger.exception("giving back after a failed get on %s failed", self.structure.name)
             await self._pause(_RETRY_AFTER)
@@ -268,7 +266,7 @@ class Consumer:
             self.stats.acked += len(done)
         if failed:
             self.stats.failed += len(failed)
-            if isinstance(self.structure, Queue | ShardedQueue):
+            if self.structure.leases:
                 dead = await self._retried("reject", self.structure.reject_items, failed)
                 self.stats.dead_lettered += dead  # added after the await: rejects overlap
 
@@ -304,11 +302,12 @@ class Consumer:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    async def _reap(self, queue: Queue | ShardedQueue) -> None:
-        recovered = await queue.recover(self.lease_timeout, self.sweep_interval)
+    async def _reap(self) -> None:
+        recovered = await self.structure.recover(self.lease_timeout, self.sweep_interval)
         if recovered:
             self.stats.recovered += recovered
-            logger.warning("recovered %d items of dead consumers of %s", recovered, queue.name)
+            name = self.structure.name
+            logger.warning("recovered %d items of dead consumers of %s", recovered, name)
 
     async def _shut_down(self, upkeep: list[asyncio.Task[None]]) -> None:
         """Let running handlers finish within the grace period, then give back the rest."""
@@ -321,7 +320,7 @@ class Consumer:
         for task in upkeep:
             task.cancel()
         await asyncio.gather(*upkeep, return_exceptions=True)
-        if isinstance(self.structure, Queue | ShardedQueue):
+        if self.structure.leases:
             released = await self.structure.release()
             if released:
                 logger.info("gave %d unfinished items back to %s", released, self.structure.name)

@@ -7,6 +7,7 @@ run old and new consumers side by side.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -26,6 +27,34 @@ def has_hash_tag(name: str) -> bool:
     """Tell whether a Redis Cluster hashes ``name`` by a ``{...}`` part of it."""
     start = name.find("{")
     return start >= 0 and name.find("}", start + 1) > start + 1
+
+
+def shard_name(name: str, index: int | str) -> str:
+    """The name of the shard ``index`` of the sharded queue ``name``: ``NAME:index``."""
+    return f"{name}:{index}"
+
+
+def shard_names(name: str, shards: int) -> tuple[str, ...]:
+    """The names of the shards of the sharded queue ``name``: ``NAME:0`` ... ``NAME:<n-1>``."""
+    return tuple(shard_name(name, i) for i in range(shards))
+
+
+def shard_keys(name: str, *, cluster: bool) -> tuple[str, re.Pattern[str]]:
+    """How to find the keys of the shards of the sharded queue ``name``.
+
+    Returns:
+        A SCAN glob that matches them, and a pattern that matches in full the list, set,
+        lease hash or dead letters of a shard, its group 1 the shard's number.
+    """
+    marker = "\0"
+    keys = QueueKeys(shard_name(name, marker), cluster=cluster)
+    before, _, after = keys.queue.partition(marker)
+    suffixes = "|".join(
+        re.escape(key.removeprefix(keys.queue)) for key in (keys.unique, keys.timeouts, keys.dead)
+    )
+    number = rf"{re.escape(before)}(0|[1-9][0-9]*){re.escape(after)}"
+    glob = re.sub(r"([\\*?[\]])", r"\\\1", before) + "*"
+    return glob, re.compile(rf"{number}({suffixes})?")
 
 
 @dataclass(frozen=True)

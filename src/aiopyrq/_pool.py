@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiopyrq import _scripts
 from aiopyrq._base import Structure, check_int, check_item, check_items, check_wait
+from aiopyrq._types import register
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
     from redis.asyncio.cluster import RedisCluster
     from redis.typing import EncodableT
 
-    from aiopyrq._base import Item
+    from aiopyrq._durability import Durability
+    from aiopyrq._types import Item, Kind
 
 DEFAULT_CHUNK_SIZE = 100
 DEFAULT_ACK_TTL = 600  # seconds
@@ -32,15 +34,22 @@ class Pool(Structure):
     acknowledged, and an acknowledged item is due again ``ack_valid_for`` seconds after the
     acknowledgement. Times are the Redis server's clock.
 
+    A Pool has no leases, processing lists or dead letters: ``reject_items``, ``release``,
+    ``heartbeat``, recovery and the dead-letter methods, there for the contract that every
+    structure shares (``aiopyrq._types.Consumable``), have nothing to do and write nothing.
+
     Args:
         name: The name of the pool, its key.
         redis: A ``redis.asyncio.Redis`` client, or a ``ConnectionPool`` to make one.
         chunk_size: How many items ``get_all_items`` takes per call.
         ack_ttl: Seconds before an item handed out and not acknowledged is due again.
         ack_valid_for: Seconds before an acknowledged item is due again.
+        durability: What each write waits for (``aiopyrq.Durability``), in place of the
+            five options that follow (giving both is a TypeError).
         synced_slaves_enabled: After each write, wait for replicas to acknowledge it.
-        synced_slaves_count: How many replicas must acknowledge a write.
-        synced_slaves_timeout: How long to wait for them (and for fsyncs), in milliseconds.
+        synced_slaves_count: How many replicas must acknowledge a write (default 0).
+        synced_slaves_timeout: How long to wait for them (and for fsyncs), in milliseconds
+            (default 100).
         fsync_local: After each write, wait until the master's append-only file has it.
         fsync_replicas: After each write, wait until this many replicas' files have it.
 
@@ -48,6 +57,10 @@ class Pool(Structure):
         TypeError: An argument has the wrong type.
         ValueError: An argument is out of range.
     """
+
+    kind: ClassVar[Kind] = "pool"
+    leases: ClassVar[bool] = False
+    shard_names: ClassVar[tuple[str, ...]] = ()
 
     _add: ClassVar[_scripts.Script] = _scripts.load("pool_add-2")
     _get: ClassVar[_scripts.Script] = _scripts.load("pool_get-1")
@@ -64,15 +77,17 @@ class Pool(Structure):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         ack_ttl: int = DEFAULT_ACK_TTL,
         ack_valid_for: int = DEFAULT_ACK_VALID_FOR,
-        synced_slaves_enabled: bool = False,
-        synced_slaves_count: int = 0,
-        synced_slaves_timeout: int = 100,
-        fsync_local: bool = False,
+        durability: Durability | None = None,
+        synced_slaves_enabled: bool | None = None,
+        synced_slaves_count: int | None = None,
+        synced_slaves_timeout: int | None = None,
+        fsync_local: bool | None = None,
         fsync_replicas: int | None = None,
     ) -> None:
         super().__init__(
             name,
             redis,
+            durability=durability,
             synced_slaves_enabled=synced_slaves_enabled,
             synced_slaves_count=synced_slaves_count,
             synced_slaves_timeout=synced_slaves_timeout,
@@ -180,3 +195,56 @@ class Pool(Structure):
     async def clear_pool(self) -> None:
         """Delete every item of the pool."""
         await self._write([_scripts.Call(("UNLINK", self.keys.queue, self.keys.wakeup))])
+
+    async def reject_items(self, items: Iterable[Item]) -> int:
+        """Leave items handed out as they are: each is due again ``ack_ttl`` after it was.
+
+        Returns:
+            0: a Pool has no dead letters.
+        """
+        check_items(items)
+        return 0
+
+    async def release(self) -> int:
+        """Nothing to give back: an item handed out is due again after ``ack_ttl``; 0."""
+        return 0
+
+    async def heartbeat(self) -> None:
+        """Nothing to renew: a Pool hands out items without a lease."""
+
+    async def recover(self, lease_timeout: int = 30, interval: float = 5.0) -> int:
+        """Nothing to recover: an item not acked is due again after ``ack_ttl``; 0."""
+        del lease_timeout, interval
+        return 0
+
+    async def re_enqueue_timeout_items(self, timeout: int = DEFAULT_ACK_TTL) -> int:
+        """Nothing to recover: an item not acked is due again after ``ack_ttl``; 0."""
+        del timeout
+        return 0
+
+    async def drop_timeout_items(self, timeout: int = DEFAULT_ACK_TTL) -> int:
+        """Nothing to drop: a Pool holds no consumer's items; 0."""
+        del timeout
+        return 0
+
+    async def get_dead_count(self) -> int:
+        """A Pool has no dead letters: 0."""
+        return 0
+
+    async def get_dead_items(self, count: int = 100) -> list[Any]:
+        """A Pool has no dead letters: an empty list."""
+        check_int(count, "count")
+        return []
+
+    async def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:
+        """A Pool has no dead letters: 0."""
+        if items is not None:
+            check_items(items)
+        return 0
+
+    async def purge_dead_items(self) -> int:
+        """A Pool has no dead letters: 0."""
+        return 0
+
+
+register("pool", Pool)

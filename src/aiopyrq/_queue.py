@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiopyrq import _scripts
 from aiopyrq._base import Structure, check_int, check_item, check_items, check_wait
 from aiopyrq._keys import new_consumer_id
-from aiopyrq._watch import watch_of
+from aiopyrq._turns import turns_of
+from aiopyrq._types import register
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
     from redis.asyncio.cluster import RedisCluster
     from redis.typing import EncodableT
 
-    from aiopyrq._base import Item
+    from aiopyrq._durability import Durability
+    from aiopyrq._types import Item, Kind
 
 PROCESSING_TIMEOUT = 7200  # seconds
 """Default age of a consumer's last get beyond which its items count as abandoned."""
@@ -39,9 +41,12 @@ class Queue(Structure):
     Args:
         name: The name of the queue, the prefix of its keys.
         redis: A ``redis.asyncio.Redis`` client, or a ``ConnectionPool`` to make one.
+        durability: What each write waits for (``aiopyrq.Durability``), in place of the
+            five options that follow (giving both is a TypeError).
         synced_slaves_enabled: After each write, wait for replicas to acknowledge it.
-        synced_slaves_count: How many replicas must acknowledge a write.
-        synced_slaves_timeout: How long to wait for them (and for fsyncs), in milliseconds.
+        synced_slaves_count: How many replicas must acknowledge a write (default 0).
+        synced_slaves_timeout: How long to wait for them (and for fsyncs), in milliseconds
+            (default 100).
         fsync_local: After each write, wait until the master's append-only file has it.
         fsync_replicas: After each write, wait until this many replicas' files have it.
         max_retry: ``can_rollback_item``: rollbacks allowed before an item is refused.
@@ -58,12 +63,16 @@ class Queue(Structure):
         ValueError: An argument is out of range.
     """
 
+    kind: ClassVar[Kind] = "queue"
+    leases: ClassVar[bool] = True
+    shard_names: ClassVar[tuple[str, ...]] = ()
+
     _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
     _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-3")
     _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-5")
-    _requeue: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-5")
-    _revive: ClassVar[_scripts.Script] = _scripts.load("queue_revive-3")
-    _renew: ClassVar[_scripts.Script] = _scripts.load("queue_renew-2")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-5")
+    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
+    _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-1")
     _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-3")
     _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
@@ -76,10 +85,11 @@ class Queue(Structure):
         name: str,
         redis: Redis | RedisCluster | ConnectionPool,
         *,
-        synced_slaves_enabled: bool = False,
-        synced_slaves_count: int = 0,
-        synced_slaves_timeout: int = 100,
-        fsync_local: bool = False,
+        durability: Durability | None = None,
+        synced_slaves_enabled: bool | None = None,
+        synced_slaves_count: int | None = None,
+        synced_slaves_timeout: int | None = None,
+        fsync_local: bool | None = None,
         fsync_replicas: int | None = None,
         max_retry: int | None = None,
         max_timeout: int | None = None,
@@ -90,6 +100,7 @@ class Queue(Structure):
         super().__init__(
             name,
             redis,
+            durability=durability,
             synced_slaves_enabled=synced_slaves_enabled,
             synced_slaves_count=synced_slaves_count,
             synced_slaves_timeout=synced_slaves_timeout,
@@ -177,14 +188,14 @@ class Queue(Structure):
         if items or not blocking:
             return items
         deadline = time.monotonic() + float(wait or 0)
-        watch = watch_of(self.redis, self.keys.queue)
+        turns = turns_of(self.redis, self.keys.queue)
         taken = True  # the queue was found empty just now
         while (left := deadline - time.monotonic()) > 0:
-            if watch.busy:  # another task of this client blocks on the queue: wait our turn
-                await watch.wait(left)
+            if turns.busy:  # another task of this client blocks on the queue: wait our turn
+                await turns.wait(left)
                 taken = False
                 continue
-            watch.busy = True
+            turns.busy = True
             try:
                 items = [] if taken else await self._take(count, renew=True)
                 if items:
@@ -200,7 +211,7 @@ class Queue(Structure):
                 if moved is not None:
                     return [moved, *await self._take(count - 1, renew=True, moved=moved)]
             finally:
-                watch.leave()
+                turns.leave()
             taken = True
         return []
 
@@ -216,7 +227,7 @@ class Queue(Structure):
         lease timeout recovery uses (``get_items`` renews the lease too).
         """
         await self._script(
-            self._renew, [self.processing_queue_name, self.keys.timeouts], [], write=False
+            self._heartbeat, [self.processing_queue_name, self.keys.timeouts], [], write=False
         )
 
     async def ack_item(self, item: Item) -> None:
@@ -264,9 +275,7 @@ class Queue(Structure):
                 most recently added first, < 0 the oldest first.
         """
         checked = check_items(items)
-        if isinstance(count, bool) or not isinstance(count, int):
-            msg = f"count must be an int, not {type(count).__name__}"
-            raise TypeError(msg)
+        check_count(count)
         if checked:
             args: list[EncodableT] = [count, self._pack(checked)]
             await self._script(self._delete, [self.keys.queue], args, items=len(checked))
@@ -342,7 +351,7 @@ class Queue(Structure):
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
         keys = self._return_keys(processing)
-        return self._requeue.call(keys, [max_age, max_deliveries])
+        return self._recover_list.call(keys, [max_age, max_deliveries])
 
     def _return_keys(self, processing: str) -> list[str]:
         """The keys of the scripts that return a processing list's items (reject, requeue)."""
@@ -385,7 +394,7 @@ class Queue(Structure):
         if items is not None and not checked:
             return 0
         keys = [*self._queue_keys(), self.keys.dead, self.keys.deliveries]
-        return int(await self._script(self._revive, keys, [self._pack(checked)]))
+        return int(await self._script(self._requeue_dead, keys, [self._pack(checked)]))
 
     async def purge_dead_items(self) -> int:
         """Delete every dead letter.
@@ -423,6 +432,16 @@ class Queue(Structure):
         """Forget the rollbacks counted for item."""
         keys = [self.keys.retry_count, self.keys.retry_timeout]
         await self._script(self._reset, keys, [check_item(item)], write=False)
+
+
+register("queue", Queue)
+
+
+def check_count(count: object) -> None:
+    """Refuse a count of ``delete_items`` that is not an int (any sign is fine)."""
+    if isinstance(count, bool) or not isinstance(count, int):
+        msg = f"count must be an int, not {type(count).__name__}"
+        raise TypeError(msg)
 
 
 def _option(name: str, value: int | None, alias: str, alias_value: int | None) -> int | None:

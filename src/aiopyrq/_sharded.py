@@ -6,19 +6,23 @@ import asyncio
 import itertools
 import zlib
 from collections import defaultdict, deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiopyrq._base import check_int, check_items, check_name, check_wait
-from aiopyrq._queue import Queue
+from aiopyrq._keys import shard_name
+from aiopyrq._queue import PROCESSING_TIMEOUT, Queue, check_count
 from aiopyrq._unique_queue import UniqueQueue
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
 
     from redis.asyncio import ConnectionPool, Redis
     from redis.asyncio.cluster import RedisCluster
 
-    from aiopyrq._base import Item
+    from aiopyrq._types import Item, Kind
+
+_Arg = TypeVar("_Arg")
+_Result = TypeVar("_Result")
 
 
 class ShardedQueue:
@@ -41,8 +45,10 @@ class ShardedQueue:
         shards: How many shards, at least 1.
         unique: Use UniqueQueues (uniqueness then holds per shard: an item always goes to
             the same shard, chosen by its hash).
-        **options: The options of Queue (``max_deliveries``, ``synced_slaves_*`` ...).
+        **options: The options of Queue (``max_deliveries``, ``durability`` ...).
     """
+
+    leases = True
 
     def __init__(
         self,
@@ -56,31 +62,49 @@ class ShardedQueue:
         self.name = check_name(name)
         kind = UniqueQueue if unique else Queue
         count = check_int(shards, "shards", minimum=1)
-        self.shards: list[Queue] = [kind(f"{name}:{i}", redis, **options) for i in range(count)]
+        self.shards: list[Queue] = [
+            kind(shard_name(name, i), redis, **options) for i in range(count)
+        ]
         self.unique = unique
         self._next = itertools.cycle(range(count))
-        self._held: defaultdict[Any, deque[int]] = defaultdict(deque)
+        self._held: defaultdict[bytes, deque[int]] = defaultdict(deque)  # by stored bytes
         self._early: list[tuple[int, Any]] = []  # items a blocking get moved after another won
         self._blocked: dict[int, asyncio.Task[Any]] = {}
+
+    @property
+    def kind(self) -> Kind:
+        """How its shards keep their items: ``"unique"`` or ``"queue"``."""
+        return "unique" if self.unique else "queue"
+
+    @property
+    def shard_names(self) -> tuple[str, ...]:
+        """The names of its shards, ``NAME:0`` ... ``NAME:<n-1>``."""
+        return tuple(shard.name for shard in self.shards)
 
     def _shard_of(self, item: Item, start: int, position: int) -> int:
         if self.unique:  # the same item always lands on the same shard, from any process
             return zlib.crc32(_encode(item)) % len(self.shards)
         return (start + position) % len(self.shards)
 
-    async def _each(self, jobs: dict[int, Callable[[Queue], Awaitable[Any]]]) -> dict[int, Any]:
-        """Run a job per shard, all at once; return the results by shard."""
-        shards = list(jobs)
-        results = await asyncio.gather(*(jobs[i](self.shards[i]) for i in shards))
+    async def _each(
+        self, job: Callable[[Queue, _Arg], Awaitable[_Result]], args: Mapping[int, _Arg]
+    ) -> dict[int, _Result]:
+        """Run ``job(shard, args[i])`` on each shard i of args, all at once; results by shard."""
+        shards = list(args)
+        results = await asyncio.gather(*(job(self.shards[i], args[i]) for i in shards))
         return dict(zip(shards, results, strict=True))
 
-    async def _sum(self, method: str, *args: Any) -> int:  # noqa: ANN401
-        """Call ``shard.<method>(*args)`` on every shard at once; add up the results."""
-        return sum(await asyncio.gather(*(getattr(shard, method)(*args) for shard in self.shards)))
+    async def _all(self, job: Callable[[Queue], Awaitable[_Result]]) -> list[_Result]:
+        """Run ``job(shard)`` on every shard at once; the results in the shards' order."""
+        return list(await asyncio.gather(*(job(shard) for shard in self.shards)))
+
+    async def _sum(self, job: Callable[[Queue], Awaitable[int]]) -> int:
+        """Run ``job(shard)`` on every shard at once; add up the results."""
+        return sum(await self._all(job))
 
     async def get_count(self) -> int:
         """Return the number of items waiting in all shards."""
-        return await self._sum("get_count")
+        return await self._sum(lambda shard: shard.get_count())
 
     async def add_item(self, item: Item) -> None:
         """Add one item to a shard."""
@@ -93,7 +117,7 @@ class ShardedQueue:
         parts: defaultdict[int, list[Item]] = defaultdict(list)
         for position, item in enumerate(checked):
             parts[self._shard_of(item, start, position)].append(item)
-        await self._each({i: _call("add_items", part) for i, part in parts.items()})
+        await self._each(lambda shard, part: shard.add_items(part), parts)
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Take up to count items from the shards; with wait, block on all of them.
@@ -112,12 +136,12 @@ class ShardedQueue:
                 for i, count_ in enumerate(_split(count - len(taken), len(self.shards)))
                 if count_
             }
-            got = await self._each({i: _call("get_items", n) for i, n in shares.items()})
+            got = await self._each(lambda shard, n: shard.get_items(n), shares)
             taken += [(i, item) for i, items in got.items() for item in items]
         if not taken and wait is not None and check_wait(wait) > 0:
             taken = await self._block(wait)
         for shard, item in taken:
-            self._held[item].append(shard)
+            self._held[_encode(item)].append(shard)
         return [item for _, item in taken]
 
     def _take_early(self, count: int) -> list[tuple[int, Any]]:
@@ -153,7 +177,7 @@ class ShardedQueue:
     async def ack_items(self, items: Iterable[Item]) -> None:
         """Acknowledge items, each on the shard it came from."""
         parts = self._by_shard(check_items(items))
-        await self._each({i: _call("ack_items", part) for i, part in parts.items()})
+        await self._each(lambda shard, part: shard.ack_items(part), parts)
 
     async def reject_item(self, item: Item) -> int:
         """Reject one item: back to the front of its shard (or to its dead letters)."""
@@ -166,31 +190,60 @@ class ShardedQueue:
             How many of the items went to the dead-letter lists.
         """
         parts = self._by_shard(check_items(items))
-        dead = await self._each({i: _call("reject_items", part) for i, part in parts.items()})
+        dead = await self._each(lambda shard, part: shard.reject_items(part), parts)
         return sum(dead.values())
 
     def _by_shard(self, items: list[Item]) -> dict[int, list[Item]]:
         """Group held items by the shard they came from; forget them as held."""
         parts: defaultdict[int, list[Item]] = defaultdict(list)
         for item in items:
-            shards = self._held.get(item)
+            stored = _encode(item)  # 42 acks the "42" a get returned, as on a Queue
+            shards = self._held.get(stored)
             if shards:
                 parts[shards.popleft()].append(item)
                 if not shards:
-                    del self._held[item]
+                    del self._held[stored]
         return parts
 
     async def heartbeat(self) -> None:
         """Renew this consumer's lease on every shard."""
-        await asyncio.gather(*(shard.heartbeat() for shard in self.shards))
+        await self._all(lambda shard: shard.heartbeat())
 
     async def recover(self, lease_timeout: int = 30, interval: float = 5.0) -> int:
         """Recover dead consumers' items on every shard (see Queue.recover)."""
-        return await self._sum("recover", lease_timeout, interval)
+        return await self._sum(lambda shard: shard.recover(lease_timeout, interval))
 
-    async def re_enqueue_timeout_items(self, timeout: int = 7200) -> int:
+    async def re_enqueue_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
         """Recover, on every shard, the items of consumers whose lease is older than timeout."""
-        return await self._sum("re_enqueue_timeout_items", timeout)
+        return await self._sum(lambda shard: shard.re_enqueue_timeout_items(timeout))
+
+    async def re_enqueue_all_items(self) -> int:
+        """Put back in its shard every item of every consumer, live ones included."""
+        return await self._sum(lambda shard: shard.re_enqueue_all_items())
+
+    async def drop_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
+        """Delete, on every shard, the items of consumers whose lease is older than timeout."""
+        return await self._sum(lambda shard: shard.drop_timeout_items(timeout))
+
+    async def drop_all_items(self) -> int:
+        """Delete the items of every consumer on every shard, live ones included."""
+        return await self._sum(lambda shard: shard.drop_all_items())
+
+    async def delete_item(self, item: Item, count: int = 0) -> None:
+        """Delete an item from every shard (``count`` per shard, as for Queue)."""
+        await self.delete_items([item], count)
+
+    async def delete_items(self, items: Iterable[Item], count: int = 0) -> None:
+        """Delete waiting items from every shard, one call per shard, all at once.
+
+        Args:
+            items: The items.
+            count: Occurrences to delete per item and shard, as LREM's count (see Queue).
+        """
+        checked = check_items(items)
+        check_count(count)
+        if checked:
+            await self._all(lambda shard: shard.delete_items(checked, count))
 
     async def release(self) -> int:
         """Stop blocking, and give every item this consumer holds back to its shard."""
@@ -200,24 +253,37 @@ class ShardedQueue:
         self._blocked.clear()
         self._early.clear()
         self._held.clear()
-        return await self._sum("release")
+        return await self._sum(lambda shard: shard.release())
 
     async def get_dead_count(self) -> int:
         """Return the number of dead letters in all shards."""
-        return await self._sum("get_dead_count")
+        return await self._sum(lambda shard: shard.get_dead_count())
 
-    async def requeue_dead_items(self) -> int:
-        """Move every dead letter back to the end of its shard."""
-        return await self._sum("requeue_dead_items")
+    async def get_dead_items(self, count: int = 100) -> list[Any]:
+        """Return up to count dead letters, those of shard 0 first, each shard's oldest first."""
+        if check_int(count, "count") == 0:
+            return []
+        found = await self._all(lambda shard: shard.get_dead_items(count))
+        return [item for items in found for item in items][:count]
+
+    async def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:
+        """Move dead letters back to the end of their shard, delivery counts forgotten.
+
+        Args:
+            items: The dead letters to move, each from every shard that has it;
+                ``None``: all of them.
+
+        Returns:
+            How many items were queued.
+        """
+        checked = None if items is None else check_items(items)
+        if checked == []:
+            return 0
+        return await self._sum(lambda shard: shard.requeue_dead_items(checked))
 
     async def purge_dead_items(self) -> int:
         """Delete every dead letter of every shard."""
-        return await self._sum("purge_dead_items")
-
-
-def _call(method: str, *args: Any) -> Callable[[Queue], Awaitable[Any]]:  # noqa: ANN401
-    """A job calling ``shard.<method>(*args)``."""
-    return lambda shard: getattr(shard, method)(*args)
+        return await self._sum(lambda shard: shard.purge_dead_items())
 
 
 def _encode(item: Item) -> bytes:

@@ -9,22 +9,20 @@ Redis server's clock (``TIME``), as the scripts measure them. On a Redis Cluster
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import redis
 import redis.cluster
 
-from aiopyrq._keys import QueueKeys
+from aiopyrq._keys import QueueKeys, shard_keys, shard_names
+from aiopyrq._types import KIND_NAMES, Kind
 from aiopyrq.errors import AiopyrqError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 Client: TypeAlias = redis.Redis | redis.cluster.RedisCluster
-Kind = Literal["queue", "unique", "pool"]
-KIND_NAMES: dict[Kind, str] = {"queue": "Queue", "unique": "UniqueQueue", "pool": "Pool"}
 
 _PAGE = 1000  # Pool members read per command when counting those in flight
 
@@ -285,17 +283,9 @@ def resolve(
     return sharded(client, name, shards, forced)
 
 
-def shard_names(name: str, shards: int) -> tuple[str, ...]:
-    """The names of the shards of the sharded queue ``name``, as ShardedQueue names them."""
-    return tuple(f"{name}:{i}" for i in range(shards))
-
-
 def count_shards(client: Client, name: str) -> int:
     """One more than the highest number ``i`` of a shard ``NAME:i`` with a key; 0 if none."""
-    before, _, after = keys_of(client, f"{name}:\0").queue.partition("\0")
-    number = rf"{re.escape(before)}(0|[1-9][0-9]*){re.escape(after)}"
-    key_of_a_shard = re.compile(rf"{number}(-unique|-timeouts|-dead)?")
-    glob = re.sub(r"([\\*?[\]])", r"\\\1", before) + "*"
+    glob, key_of_a_shard = shard_keys(name, cluster=keys_of(client, name).cluster)
     numbers = [
         int(match[1])
         for key in client.scan_iter(match=glob, count=1000)

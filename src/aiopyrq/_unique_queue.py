@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from aiopyrq import _scripts
 from aiopyrq._base import check_items
-from aiopyrq._queue import Queue
+from aiopyrq._queue import Queue, check_count
+from aiopyrq._types import register
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from aiopyrq._base import Item
+    from aiopyrq._types import Item, Kind
 
 
 class UniqueQueue(Queue):
@@ -24,10 +25,12 @@ class UniqueQueue(Queue):
     Takes the same arguments as Queue.
     """
 
+    kind: ClassVar[Kind] = "unique"
+
     _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-4")
     _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-6")
-    _requeue: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-6")
-    _revive: ClassVar[_scripts.Script] = _scripts.load("unique_revive-4")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-6")
+    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-4")
     _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")
     _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-2")
 
@@ -55,13 +58,23 @@ class UniqueQueue(Queue):
             args = [self._pack(checked)]
             await self._script(self._add_unique, self._queue_keys(), args, items=len(checked))
 
-    async def delete_item(self, item: Item) -> None:  # type: ignore[override]
-        """Delete an item from the queue."""
-        await self.delete_items([item])
+    async def delete_item(self, item: Item, count: int = 0) -> None:
+        """Delete an item from the queue (``count`` as for Queue: it waits at most once)."""
+        await self.delete_items([item], count)
 
-    async def delete_items(self, items: Iterable[Item]) -> None:  # type: ignore[override]
-        """Delete items from the queue in one script call."""
+    async def delete_items(self, items: Iterable[Item], count: int = 0) -> None:
+        """Delete items from the queue in one script call.
+
+        Args:
+            items: The items.
+            count: Accepted as Queue accepts it (an int); an item waits at most once in a
+                unique queue, so every count deletes it.
+        """
         checked = check_items(items)
+        check_count(count)
         if checked:
             args = [self._pack(checked)]
             await self._script(self._delete_unique, self._queue_keys(), args, items=len(checked))
+
+
+register("unique", UniqueQueue)

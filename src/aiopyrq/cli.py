@@ -18,12 +18,14 @@ import redis.asyncio.cluster
 import redis.cluster
 
 from aiopyrq import _snapshot
-from aiopyrq._queue import Queue
-from aiopyrq._unique_queue import UniqueQueue
+from aiopyrq._types import KIND_NAMES, structure_of
 from aiopyrq._urls import mask
+from aiopyrq.errors import AiopyrqError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
+
+    from aiopyrq._types import Consumable, Kind
 
 DEFAULT_URL = "redis://localhost:6379"
 
@@ -45,7 +47,7 @@ structures:
   The kind of NAME is found from its keys: a list NAME is a Queue, with a set NAME-unique
   a UniqueQueue, a sorted set NAME a Pool. An empty one has no key at all (nothing waits,
   nothing is held): give --kind to read it as empty. An empty UniqueQueue whose items are
-  all in flight looks like a Queue: give --kind unique to requeue its items.
+  all in flight looks like a Queue: give --kind unique to recover its items.
   A NAME without keys of its own is a ShardedQueue if keys of shards NAME:0, NAME:1 ...
   exist (found by SCAN, up to the highest-numbered one); --shards N says how many there
   are. Each command then works on every shard; stats shows each shard and the totals.
@@ -66,7 +68,13 @@ exit codes:
 """
 
 
-class UsageError(Exception):
+DEMO_MOVED = (
+    "the demo is not part of the installed package: run `make demo` "
+    "(or `python examples/demo.py`) in a checkout of aio-py-rq"
+)
+
+
+class UsageError(AiopyrqError):
     """A command line or URL that cannot be used."""
 
 
@@ -91,9 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command != "demo":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     url = args.url or os.environ.get("REDIS_URL") or DEFAULT_URL
+    if args.command == "demo":
+        return _fail(UsageError(DEMO_MOVED), url)
     try:
-        if args.command == "demo":
-            return _demo(args, extra)
         with _connect(url, args.cluster) as client:
             return int(args.run(args, client, url))
     except KeyboardInterrupt:
@@ -133,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--kind",
-        choices=list(_snapshot.KIND_NAMES),
+        choices=list(KIND_NAMES),
         help="read NAME (or each shard) as this structure instead of finding it from its keys",
     )
     common.add_argument(
@@ -144,8 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, run: Callable[..., int], text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[common], help=text, description=text)
+    def command(
+        name: str, run: Callable[..., int], text: str, aliases: Sequence[str] = ()
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, parents=[common], help=text, description=text, aliases=list(aliases)
+        )
         sub.set_defaults(run=run)
         return sub
 
@@ -155,8 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     peek = command("peek", _peek, "the next items to be handed out, first first")
     peek.add_argument("name", metavar="NAME")
     peek.add_argument("-n", type=_positive_int, default=10, help="how many (%(default)s)")
-    for name, verb in (("requeue-stale", "put back in the queue"), ("drop-stale", "delete")):
-        stale = command(name, _stale, f"{verb} the items of consumers whose lease is stale")
+    stale_commands: tuple[tuple[str, str, list[str]], ...] = (
+        ("recover-stale", "put back in the queue", ["requeue-stale"]),  # its name before 5.0
+        ("drop-stale", "delete", []),
+    )
+    for name, verb, aliases in stale_commands:
+        text = f"{verb} the items of consumers whose lease is stale"
+        stale = command(name, _stale, text, aliases)
         stale.add_argument("name", metavar="NAME")
         stale.add_argument(
             "--older-than",
@@ -180,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         add_help=False,
         parents=[url],
-        help="run the demo (python -m aiopyrq.demo; its options follow, --help for them)",
+        help="not in the package: `make demo` in a checkout runs examples/demo.py",
     )
     return parser
 
@@ -262,7 +279,7 @@ def _library(
     url: str,
     client: _snapshot.Client,
     target: _snapshot.Target,
-    call: Callable[[Queue], Awaitable[int]],
+    call: Callable[[Consumable], Awaitable[int]],
 ) -> int:
     """Run a call of the library's API on each queue of the target; return the sum.
 
@@ -270,7 +287,6 @@ def _library(
     """
 
     async def run() -> int:
-        cls = UniqueQueue if target.kind == "unique" else Queue
         connection: redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
         if isinstance(client, redis.cluster.RedisCluster):
             connection = redis.asyncio.cluster.RedisCluster.from_url(url, decode_responses=True)
@@ -279,7 +295,7 @@ def _library(
         total = 0
         try:
             for name in target.names:
-                total += await call(cls(name, connection))
+                total += await call(structure_of(target.kind, name, connection))
         finally:
             await connection.aclose()
         return total
@@ -308,7 +324,7 @@ def _peek(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     return EXIT_OK
 
 
-def _next_items(client: _snapshot.Client, name: str, kind: _snapshot.Kind, count: int) -> list[str]:
+def _next_items(client: _snapshot.Client, name: str, kind: Kind, count: int) -> list[str]:
     """The next items of a structure to be handed out, first first (a Pool's with their state)."""
     key = _snapshot.keys_of(client, name).queue
     if kind != "pool":
@@ -337,14 +353,19 @@ def _stale(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
         count = sum(holder.items for _, holder in stale)
         _say(f"would {verb} {count} items {what}, from {counted(len(stale), 'consumer')} (dry run)")
     else:
-        method = Queue.drop_timeout_items if args.drop else Queue.re_enqueue_timeout_items
-        count = _library(url, client, target, lambda queue: method(queue, args.older_than))
+        count = _library(url, client, target, lambda queue: _recover(queue, args))
         _say(f"{done} {count} items {what}")
     for shard, holder in stale:
         where = f" on {shard}" if target.shards else ""
         lease = age(holder.lease_age)
         _say(f"  {holder.consumer_id}{where}  {holder.items} items, lease {lease} old")
     return EXIT_OK
+
+
+async def _recover(queue: Consumable, args: argparse.Namespace) -> int:
+    if args.drop:
+        return await queue.drop_timeout_items(args.older_than)
+    return await queue.re_enqueue_timeout_items(args.older_than)
 
 
 def _dead(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
@@ -391,14 +412,6 @@ def _watch(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     return EXIT_OK
 
 
-def _demo(args: argparse.Namespace, extra: list[str]) -> int:
-    from aiopyrq import demo  # noqa: PLC0415 - only this command needs it
-
-    if args.url:
-        os.environ["REDIS_URL"] = args.url
-    return demo.main(extra)
-
-
 def figures(snapshot: _snapshot.Snapshot) -> dict[str, int]:
     """The counts a snapshot shows, by label."""
     if isinstance(snapshot, _snapshot.PoolSnapshot):
@@ -419,7 +432,7 @@ def render(snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None = Non
     """The lines that show a snapshot, with the changes since ``before`` if given."""
     was = figures(before) if before is not None else {}
     notes = {}
-    title = _snapshot.KIND_NAMES[snapshot.kind]
+    title = KIND_NAMES[snapshot.kind]
     if isinstance(snapshot, _snapshot.ShardedSnapshot):
         title = f"ShardedQueue of {len(snapshot.shards)} {title}s"
     if not isinstance(snapshot, _snapshot.PoolSnapshot):

@@ -6,11 +6,14 @@ The tree::
      ├── DurabilityError
      │    ├── NotEnoughSyncedSlavesError
      │    └── NotEnoughFsyncedError
+     ├── MissingDependencyError (also an ImportError)
      └── WaitAofError
 
 Bad arguments raise the standard ``TypeError`` and ``ValueError`` before anything is
 written. Errors of the Redis client itself (``redis.exceptions.ConnectionError``,
-``TimeoutError``, ``ResponseError`` ...) pass through unchanged.
+``TimeoutError``, ``ResponseError`` ...) pass through unchanged. The command line's own
+errors (a bad command line or URL, an unknown name, a key of the wrong type) derive from
+``AiopyrqError`` too; ``aiopyrq`` turns them into its exit codes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "AiopyrqError",
     "DurabilityError",
+    "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",
     "WaitAofError",
@@ -72,6 +76,13 @@ class NotEnoughFsyncedError(DurabilityError):
         self.replicas = replicas
         self.required_local = required_local
         self.required_replicas = required_replicas
+
+
+class MissingDependencyError(AiopyrqError, ImportError):
+    """An optional part of aiopyrq needs a package that is not installed.
+
+    The message names the extra to install, e.g. ``pip install 'aio-py-rq[prometheus]'``.
+    """
 
 
 class WaitAofError(AiopyrqError):

@@ -45,9 +45,8 @@ import redis
 
 from aiopyrq import _snapshot
 from aiopyrq._consumer import HANDLER_BUCKETS, ConsumerStats
-from aiopyrq._pool import Pool
-from aiopyrq._sharded import ShardedQueue
-from aiopyrq._unique_queue import UniqueQueue
+from aiopyrq._keys import shard_names
+from aiopyrq.errors import MissingDependencyError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -55,7 +54,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
     from aiopyrq._consumer import Consumer
-    from aiopyrq._queue import Queue
+    from aiopyrq._types import Kind
 
 __all__ = ["QueueCollector"]
 
@@ -87,7 +86,7 @@ def _prometheus() -> Any:  # noqa: ANN401 - the module prometheus_client.core
         return importlib.import_module("prometheus_client.core")
     except ImportError as exc:
         msg = "aiopyrq.metrics needs prometheus-client: pip install 'aio-py-rq[prometheus]'"
-        raise ImportError(msg) from exc
+        raise MissingDependencyError(msg) from exc
 
 
 class QueueCollector:
@@ -109,7 +108,7 @@ class QueueCollector:
             (``INFO``) at the first scrape.
 
     Raises:
-        ImportError: prometheus-client is not installed (the extra ``prometheus``).
+        MissingDependencyError: prometheus-client is not installed (the extra ``prometheus``).
     """
 
     def __init__(
@@ -129,11 +128,11 @@ class QueueCollector:
         self.consumers = list(consumers)
         structures = [consumer.structure for consumer in self.consumers]
         self._shards = {
-            **{s.name: len(s.shards) for s in structures if isinstance(s, ShardedQueue)},
+            **{s.name: len(s.shard_names) for s in structures if s.shard_names},
             **(shards or {}),
         }
         self.names = list(dict.fromkeys([*names, *self._shards, *(s.name for s in structures)]))
-        self._kinds = {s.name: _kind_of(s) for s in structures}
+        self._kinds: dict[str, Kind] = {s.name: s.kind for s in structures}
 
     def describe(self) -> Iterator[Metric]:
         """The metric families, without reading Redis (for ``registry.register``)."""
@@ -185,7 +184,7 @@ class QueueCollector:
                 else:
                     target = _snapshot.Target(name, _snapshot.detect_kind(client, name, kind))
             except _snapshot.UnknownNameError:  # no key at all: an empty queue
-                target = _snapshot.Target(name, "queue", _snapshot.shard_names(name, shards))
+                target = _snapshot.Target(name, "queue", shard_names(name, shards))
             return _snapshot.read_target(client, target)
         except _snapshot.SnapshotError as exc:  # a key of the wrong type: report the others
             logger.warning("metrics: skipping %s: %s", name, exc)
@@ -225,14 +224,6 @@ class QueueCollector:
             labels=["queue"],
         )
         return families
-
-
-def _kind_of(structure: Queue | ShardedQueue | Pool) -> _snapshot.Kind:
-    if isinstance(structure, Pool):
-        return "pool"
-    if isinstance(structure, ShardedQueue):
-        return "unique" if structure.unique else "queue"
-    return "unique" if isinstance(structure, UniqueQueue) else "queue"
 
 
 def _add_snapshot(families: dict[str, Any], snapshot: _snapshot.Snapshot) -> None:

@@ -17,6 +17,8 @@ import importlib
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
+from aiopyrq.errors import MissingDependencyError
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
@@ -50,13 +52,13 @@ def opentelemetry_spans(
         ``spans(operation, name)``, for ``Consumer(..., spans=...)``.
 
     Raises:
-        ImportError: OpenTelemetry is not installed (the extra ``otel``).
+        MissingDependencyError: OpenTelemetry is not installed (the extra ``otel``).
     """
     try:
         trace = importlib.import_module("opentelemetry.trace")
     except ImportError as exc:
         msg = "aiopyrq.tracing needs OpenTelemetry: pip install 'aio-py-rq[otel]'"
-        raise ImportError(msg) from exc
+        raise MissingDependencyError(msg) from exc
     tracer = trace.get_tracer("aiopyrq", version("aio-py-rq"), tracer_provider=tracer_provider)
 
     def spans(operation: str, name: str) -> AbstractContextManager[object]:

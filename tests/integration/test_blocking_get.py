@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio
 
 from aiopyrq import Pool, Queue, UniqueQueue
+from tests.helpers import items_named, server_now
 
 pytestmark = pytest.mark.redis
 
@@ -22,20 +23,11 @@ KINDS = {"queue": Queue, "unique": UniqueQueue}
 BOUND = 10  # seconds: the bound of any wait for a task of the test
 
 
-def items_named(count: int, prefix: str = "item") -> list[str]:
-    return [f"{prefix}-{i}" for i in range(count)]
-
-
 async def timed(operation):
     """Await operation; return its result and the seconds it took."""
     start = time.monotonic()
     result = await operation
     return result, time.monotonic() - start
-
-
-async def server_now(client) -> int:
-    seconds, _ = await client.time()
-    return seconds
 
 
 @pytest.mark.parametrize("kind", KINDS)

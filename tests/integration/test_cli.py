@@ -22,7 +22,8 @@ import redis
 from redis.asyncio.cluster import RedisCluster
 
 from aiopyrq import Pool, Queue, ShardedQueue, UniqueQueue
-from aiopyrq.testing import RedisServer, ServerError
+from tests.harness import RedisServer, ServerError
+from tests.helpers import age_lease, items_named
 
 pytestmark = pytest.mark.redis
 
@@ -59,20 +60,10 @@ def failed(result, code: int) -> str:
     return result.stderr
 
 
-def items_named(count: int, prefix: str = "item") -> list[str]:
-    return [f"{prefix}-{i}" for i in range(count)]
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-async def age_lease(queue: Queue, seconds: int = OLD) -> None:
-    """Make the consumer's last get or heartbeat look `seconds` old."""
-    now, _ = await queue.redis.time()
-    await queue.redis.hset(queue.timeouts_hash_name, queue.processing_queue_name, now - seconds)
 
 
 async def dump(client, name: str) -> dict[str, object]:
@@ -104,7 +95,7 @@ async def busy_queue(client, name: str, cls=Queue):
     assert len(await stale.get_items(5)) == 5
     assert len(await live.get_items(3)) == 3
     await live.reject_items(await live.get_items(2))  # max_deliveries=1: dead at once
-    await age_lease(stale)
+    await age_lease(stale, OLD)
     return stale, live
 
 
@@ -378,7 +369,7 @@ def test_bad_command_lines():
 def test_help_documents_commands_and_exit_codes():
     """--help lists every command and every exit code; the console script is installed."""
     output = ok(aiopyrq("--help"))
-    for command in ("stats", "peek", "requeue-stale", "drop-stale", "dead", "watch", "demo"):
+    for command in ("stats", "peek", "recover-stale", "drop-stale", "dead", "watch", "demo"):
         assert re.search(rf"^    {command}\b", output, re.MULTILINE), command
     for code in range(7):
         assert re.search(rf"^  {code}  \w", output, re.MULTILINE), code
@@ -470,17 +461,12 @@ def test_tls(tls_server, name):
     assert "certificate verify failed" in stderr
 
 
-@pytest.mark.slow
-def test_demo(redis_server):
-    """demo runs the demo on the --url given after it, with its own options passed through."""
-    args = ["--url", redis_server.url, "--items", "30", "--consumers", "2", "--batch", "7"]
-    output = ok(aiopyrq("demo", *args))
-    assert f"server: {redis_server.url}, from REDIS_URL" in output
-    assert re.search(r"^processed\s+30 distinct items, 34 in all$", output, re.MULTILINE)
-    assert "OK: every item is accounted for" in output
-    usage = aiopyrq("demo", "--consumers", "1", url=redis_server.url)
-    assert usage.returncode == 2
-    assert "--consumers at least 2" in usage.stderr
+def test_demo_points_to_the_checkout(redis_server):
+    """demo is not in the package: with or without options, it exits 2 and says where it is."""
+    for args in ([], ["--url", redis_server.url, "--items", "30", "--consumers", "2"]):
+        stderr = failed(aiopyrq("demo", *args), 2)
+        assert "`make demo`" in stderr, stderr
+        assert "examples/demo.py" in stderr, stderr
 
 
 # Sharded queues
@@ -516,7 +502,7 @@ async def busy_sharded(client, name: str, *, unique: bool = False):
     assert await rejecter.reject_items(await rejecter.get_items(3)) == 3  # dead at once
     for shard in stale.shards:
         if await client.exists(shard.processing_queue_name):
-            await age_lease(shard)
+            await age_lease(shard, OLD)
     return stale, live
 
 

@@ -13,11 +13,12 @@ from uuid import uuid4
 
 import pytest
 import redis.asyncio
-from failover_run import run_through_failover
 from redis.asyncio.cluster import RedisCluster
 
 from aiopyrq import Consumer, NotEnoughSyncedSlavesError, Pool, Queue, UniqueQueue
-from aiopyrq.testing import ClusterServers
+from tests.failover_run import run_through_failover
+from tests.harness import ClusterServers
+from tests.helpers import age_lease
 
 pytestmark = pytest.mark.redis
 
@@ -165,12 +166,6 @@ async def test_standalone_names_unchanged(client, plain):
 # Every operation on the cluster, names without a hash tag
 
 
-async def age_lease(cc, queue, age: int = 7201) -> None:
-    """Pretend the consumer's last get was age seconds ago."""
-    seconds, _ = await cc.time()
-    await cc.hset(queue.timeouts_hash_name, queue.processing_queue_name, seconds - age)
-
-
 @pytest.mark.parametrize("kind", KINDS)
 async def test_every_queue_operation(cc, plain, kind):
     """Queue and UniqueQueue: add, get, ack, reject, delete, recovery, dead letters, rollbacks."""
@@ -190,11 +185,11 @@ async def test_every_queue_operation(cc, plain, kind):
     assert await first.get_items(2) == ["i2", "i3"]
     await first.heartbeat()
     assert await second.get_items(2) == ["i4", "i5"]
-    await age_lease(cc, first)
+    await age_lease(first, 7201, cc)
     assert await second.re_enqueue_timeout_items() == 2
     assert await second.re_enqueue_all_items() == 2
     assert await first.get_items(1) == ["i4"]
-    await age_lease(cc, first)
+    await age_lease(first, 7201, cc)
     assert await second.drop_timeout_items() == 1
     assert await first.get_items(1) == ["i5"]
     assert await second.drop_all_items() == 1
@@ -208,7 +203,7 @@ async def test_every_queue_operation(cc, plain, kind):
     assert await first.get_dead_items() == ["i2"]
     assert await first.requeue_dead_items() == 1  # at the end of the queue
     assert await first.get_items(1) == ["i3"]
-    await age_lease(cc, first, 60)
+    await age_lease(first, 60, cc)
     assert await second.recover(lease_timeout=30, interval=60) == 1
     assert await first.recover(lease_timeout=30, interval=60) == 0  # the lock is taken
 

@@ -15,16 +15,11 @@ import re
 import pytest
 
 from aiopyrq import Pool, Queue, UniqueQueue
+from tests.helpers import age_lease, server_now
 
 pytestmark = pytest.mark.redis
 
 OLD = 10000  # seconds: a lease older than the default recovery timeout (7200)
-
-
-async def server_now(client) -> int:
-    """The server's clock, in whole seconds."""
-    seconds, _ = await client.time()
-    return seconds
 
 
 class OriginalQueue:
@@ -177,13 +172,6 @@ async def original_pool_remove(client, name, item) -> None:
         await client.zrem(name, item)
 
 
-async def age_lease(queue, seconds: int = OLD) -> None:
-    """Make a consumer's last get look ``seconds`` old, as if time had passed."""
-    client = queue.client if isinstance(queue, OriginalQueue) else queue.redis
-    now = await server_now(client)
-    await client.hset(queue.timeouts_hash_name, queue.processing_queue_name, now - seconds)
-
-
 async def snapshot(client, name: str, consumer_ids=()) -> dict:
     """Every key of a structure: type and content, the name and consumer ids made generic.
 
@@ -237,12 +225,18 @@ async def test_reads_a_queue_written_by_the_original(client, name):
     assert await client.lrange(queue.processing_queue_name, 0, -1) == taken[::-1]
 
 
+def aged(queue):
+    """Make the lease of one of our queues, or of the original's, look OLD seconds old."""
+    client = queue.client if isinstance(queue, OriginalQueue) else queue.redis
+    return age_lease(queue, OLD, client)
+
+
 async def old_and_fresh_consumers(client, name, original_class=OriginalQueue):
     """Six items; a dead original consumer holds three, a live one two; one waits."""
     await original_class(client, name).add_items([f"i{n}" for n in range(6)])
     dead = original_class(client, name, pid=1)
     assert await dead.get_items(3) == ["i0", "i1", "i2"]
-    await age_lease(dead)
+    await aged(dead)
     live = original_class(client, name, pid=2)
     assert await live.get_items(2) == ["i3", "i4"]
     return dead, live
@@ -353,7 +347,7 @@ QUEUE_STEPS = [
     lambda q: q.delete_item("n3"),
     lambda q: q.get_items(3),
     lambda q: q.reject_item("d"),
-    age_lease,
+    aged,
     lambda q: q.re_enqueue_timeout_items(),
     lambda q: q.get_items(5),
     lambda q: q.ack_items(["c", "a", "d", "e", "n0"]),
@@ -371,7 +365,7 @@ UNIQUE_STEPS = [
     lambda q: q.ack_item("x"),
     lambda q: q.delete_item("d"),
     lambda q: q.add_item("a"),
-    age_lease,
+    aged,
     lambda q: q.re_enqueue_timeout_items(),
     lambda q: q.get_items(2),
     lambda q: q.ack_items(["c"]),
@@ -418,7 +412,7 @@ async def test_original_consumer_recovers_our_processing_list(client, name):
     await ours.add_items(items)
     assert await ours.get_items(3) == items[:3]
     await ours.ack_item("item-1")
-    await age_lease(ours)
+    await aged(ours)
     original = OriginalQueue(client, name)
     await original.re_enqueue_timeout_items()
     assert not await client.exists(ours.processing_queue_name)
@@ -442,10 +436,10 @@ async def test_old_and_new_consumers_share_one_queue(client, name):
     await ours.ack_items(taken[1:])
     done += taken[1:]
     await ours.reject_item(taken[0])
-    await age_lease(original)  # the original consumer died holding two items
+    await aged(original)  # the original consumer died holding two items
     assert await ours.re_enqueue_timeout_items() == 2
     assert await ours.get_items(3) == ["new-2", "new-3", "new-4"]
-    await age_lease(ours)  # and now ours died holding three
+    await aged(ours)  # and now ours died holding three
     replacement = OriginalQueue(client, name, pid=7)
     await replacement.re_enqueue_timeout_items()
     taken = await replacement.get_items(100)

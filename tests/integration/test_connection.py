@@ -22,7 +22,7 @@ from redis.backoff import NoBackoff
 
 from aiopyrq import Queue
 from aiopyrq._transport import _choice, _fast, _plain
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -8,39 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import signal
 import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import redis.asyncio
 
 from aiopyrq import Consumer, Pool, Queue, UniqueQueue
+from tests.helpers import PROCS, items_named, until
 
 pytestmark = pytest.mark.redis
 
 KINDS = {"queue": Queue, "unique": UniqueQueue, "pool": Pool}
 QUEUES = {"queue": Queue, "unique": UniqueQueue}
-RUNTIME = Path(__file__).with_name("consumer_runtime.py")
+RUNTIME = PROCS / "consumer_runtime.py"
 BOUND = 10  # seconds: the bound of any wait
-
-
-def items_named(count: int, prefix: str = "item") -> list[str]:
-    return [f"{prefix}-{i}" for i in range(count)]
-
-
-async def until(condition, timeout: float = BOUND, what: str = "the condition") -> None:
-    """Poll condition (a function, sync or async) until it is true, at most timeout seconds."""
-    for _ in range(int(timeout / 0.02)):
-        result = condition()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"{what} not reached within {timeout} s")
 
 
 @contextlib.asynccontextmanager

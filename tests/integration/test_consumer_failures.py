@@ -12,12 +12,8 @@ stop on SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import signal
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import redis.asyncio
@@ -25,12 +21,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from aiopyrq import Queue, UniqueQueue
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
+from tests.helpers import Fleet, items_named, until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 KINDS = {"queue": Queue, "unique": UniqueQueue}
-RUNTIME = Path(__file__).with_name("consumer_runtime.py")
 BOUND = 20  # seconds: the bound of any wait
 OPTIONS = (
     "--batch-size", "5", "--concurrency", "4", "--wait", "0.5",
@@ -38,75 +34,9 @@ OPTIONS = (
 )  # fmt: skip
 
 
-def items_named(count: int, prefix: str = "item") -> list[str]:
-    return [f"{prefix}-{i}" for i in range(count)]
-
-
-async def until(condition, timeout: float = BOUND, what: str = "the condition", explain=None):
-    """Await condition() until it is true, at most timeout seconds.
-
-    explain() returns what the failure message adds: the state that was not reached.
-    """
-    for _ in range(int(timeout / 0.05)):
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    found = await explain() if explain else ""
-    pytest.fail(f"{what} not reached within {timeout} s {found}")
-
-
-class Fleet:
-    """consumer_runtime.py processes, each known by its processing list."""
-
-    def __init__(self, url: str, name: str, *options: str) -> None:
-        self.args = (sys.executable, str(RUNTIME), url, name, *OPTIONS, *options)
-        self.live: dict[str, asyncio.subprocess.Process] = {}
-        self.all: list[asyncio.subprocess.Process] = []
-
-    async def start(self, count: int = 1) -> None:
-        """Start count consumers; return once each has printed READY."""
-        for _ in range(count):
-            process = await asyncio.create_subprocess_exec(
-                *self.args, stdout=asyncio.subprocess.PIPE
-            )
-            self.all.append(process)
-            words = (await asyncio.wait_for(process.stdout.readline(), BOUND)).decode().split()
-            assert words[:1] == ["READY"], words
-            self.live[words[1]] = process
-
-    async def kill(self, processing: str) -> None:
-        """SIGKILL the consumer holding this processing list and wait for its end."""
-        process = self.live.pop(processing)
-        process.kill()
-        await process.wait()
-
-    async def stop(self) -> list[list[str]]:
-        """SIGTERM every live consumer; check each exits 0; return their STOPPED lines."""
-        for process in self.live.values():
-            process.send_signal(signal.SIGTERM)
-        lines = []
-        for process in self.live.values():
-            assert await asyncio.wait_for(process.wait(), BOUND) == 0
-            lines.append((await process.stdout.read()).decode().split())
-        self.live.clear()
-        return lines
-
-    async def kill_all(self) -> None:
-        """SIGKILL whatever still runs (the way out of a failed test)."""
-        for process in self.all:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-            await process.wait()
-
-
-@contextlib.asynccontextmanager
-async def fleet(url: str, name: str, *options: str):
-    consumers = Fleet(url, name, *options)
-    try:
-        yield consumers
-    finally:
-        await consumers.kill_all()
+def fleet(url: str, name: str, *options: str) -> Fleet:
+    """consumer_runtime.py processes on the queue, with OPTIONS; killed on the way out."""
+    return Fleet("consumer_runtime.py", url, name, *OPTIONS, *options)
 
 
 async def everything_done(client, name: str, items: list[str], consumers: Fleet) -> bool:

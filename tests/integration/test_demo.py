@@ -1,4 +1,4 @@
-"""`python -m aiopyrq.demo` against the suite's server: a consumer killed, nothing lost."""
+"""`examples/demo.py` against the suite's server: a consumer killed, nothing lost."""
 
 from __future__ import annotations
 
@@ -6,17 +6,20 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
+
 
 def run_demo(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the demo to completion (at most 100 s) and return its output."""
     return subprocess.run(
-        [sys.executable, "-m", "aiopyrq.demo", *args],
+        [sys.executable, DEMO, *args],
         env=env,
         capture_output=True,
         text=True,

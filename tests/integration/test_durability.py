@@ -15,7 +15,7 @@ from redis.exceptions import ResponseError
 
 from aiopyrq import AiopyrqError, Pool, Queue, UniqueQueue
 from aiopyrq.errors import DurabilityError, NotEnoughFsyncedError, WaitAofError
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
 
 pytestmark = pytest.mark.redis
 

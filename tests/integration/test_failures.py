@@ -12,7 +12,6 @@ import random
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -22,22 +21,19 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from aiopyrq import Queue, UniqueQueue
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
+from tests.helpers import PROCS, items_named
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Iterator
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
-CONSUMER = Path(__file__).with_name("consumer.py")
+CONSUMER = PROCS / "consumer.py"
 KINDS = {"queue": Queue, "unique": UniqueQueue}
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 WAIT = 30  # seconds: the bound of any wait for a consumer
 FAIL_WITHIN = 5  # seconds: a failing operation of a 1 s timeout client must fail sooner
-
-
-def items_named(count: int) -> list[str]:
-    return [f"item-{i}" for i in range(count)]
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,6 @@ the handler saw. A sharded queue is reported under its own name, its shards summ
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import subprocess
 import sys
@@ -29,22 +28,11 @@ from redis.asyncio.cluster import RedisCluster
 from aiopyrq import Consumer, Pool, Queue, ShardedQueue
 from aiopyrq.metrics import QueueCollector
 from aiopyrq.tracing import opentelemetry_spans
+from tests.helpers import until
 
 pytestmark = pytest.mark.redis
 
 BOUND = 10  # seconds: the bound of any wait
-
-
-async def until(condition, what: str, timeout: float = BOUND) -> None:
-    """Poll condition (sync or async) until it is true, at most timeout seconds."""
-    for _ in range(int(timeout / 0.02)):
-        result = condition()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"{what} not reached within {timeout} s")
 
 
 @pytest.fixture
@@ -396,9 +384,13 @@ def test_friendly_import_errors():
             try:
                 make()
             except ImportError as error:
-                print(error)
+                print(type(error).__name__, error)
     """)
-    assert output.splitlines() == [
-        "aiopyrq.metrics needs prometheus-client: pip install 'aio-py-rq[prometheus]'",
-        "aiopyrq.tracing needs OpenTelemetry: pip install 'aio-py-rq[otel]'",
-    ]
+    metrics, tracing = output.splitlines()
+    assert metrics == (
+        "MissingDependencyError aiopyrq.metrics needs prometheus-client: "
+        "pip install 'aio-py-rq[prometheus]'"
+    )
+    assert tracing == (
+        "MissingDependencyError aiopyrq.tracing needs OpenTelemetry: pip install 'aio-py-rq[otel]'"
+    )

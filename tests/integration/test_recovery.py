@@ -12,26 +12,12 @@ import re
 import pytest
 
 from aiopyrq import Queue, UniqueQueue
+from tests.helpers import age_lease, items_named, server_now
 
 pytestmark = pytest.mark.redis
 
 KINDS = {"queue": Queue, "unique": UniqueQueue}
 OLD = 10000  # seconds: a lease older than any timeout used here
-
-
-def items_named(count: int, prefix: str = "item") -> list[str]:
-    return [f"{prefix}-{i}" for i in range(count)]
-
-
-async def server_now(client) -> int:
-    seconds, _ = await client.time()
-    return seconds
-
-
-async def age_lease(queue: Queue, seconds: int = OLD) -> None:
-    """Make the consumer's last get or heartbeat look seconds old."""
-    now = await server_now(queue.redis)
-    await queue.redis.hset(queue.timeouts_hash_name, queue.processing_queue_name, now - seconds)
 
 
 async def original_re_enqueue_timeout_items(client, name: str, timeout: int) -> None:
@@ -59,7 +45,7 @@ async def test_heartbeat_keeps_a_live_consumer_from_recovery(client, name, kind)
     items = items_named(5)
     await live.add_items(items)
     taken = await live.get_items(3)
-    await age_lease(live)
+    await age_lease(live, OLD)
     await live.heartbeat()
 
     assert await other.re_enqueue_timeout_items(60) == 0
@@ -76,7 +62,7 @@ async def test_heartbeat_writes_the_lease_the_original_reads(client, name):
     items = items_named(4)
     await live.add_items(items)
     taken = await live.get_items(2)
-    await age_lease(live)
+    await age_lease(live, OLD)
     before = await server_now(client)
     await live.heartbeat()
     stamp = await client.hget(live.timeouts_hash_name, live.processing_queue_name)
@@ -86,7 +72,7 @@ async def test_heartbeat_writes_the_lease_the_original_reads(client, name):
     await original_re_enqueue_timeout_items(client, name, 60)
     assert sorted(await client.lrange(live.processing_queue_name, 0, -1)) == sorted(taken)
 
-    await age_lease(live)  # the consumer died: no heartbeat since
+    await age_lease(live, OLD)  # the consumer died: no heartbeat since
     await original_re_enqueue_timeout_items(client, name, 60)
     await assert_nothing_held(client, name)
     assert await Queue(name, client).get_items(10) == items
@@ -129,7 +115,7 @@ async def test_only_one_of_two_concurrent_recoveries_runs(client, name):
     dead = Queue(name, client)
     await dead.add_items(items_named(3))
     await dead.get_items(3)
-    await age_lease(dead)
+    await age_lease(dead, OLD)
     first, second = Queue(name, client), Queue(name, client)
 
     results = await asyncio.gather(
@@ -148,7 +134,7 @@ async def test_recovery_lock_holds_for_the_interval_then_expires(client, name):
     dead = Queue(name, client)
     await dead.add_items(items_named(2))
     await dead.get_items(2)
-    await age_lease(dead)
+    await age_lease(dead, OLD)
 
     assert await other.recover(lease_timeout=30, interval=0.5) == 0
     assert await reaper.recover(lease_timeout=30, interval=0.5) == 0
@@ -237,14 +223,14 @@ async def test_delivery_counts_survive_recoveries(client, name, kind):
 
     second = KINDS[kind](name, client, max_deliveries=3)
     assert await second.get_items(1) == ["x"]
-    await age_lease(second)  # second died holding x
+    await age_lease(second, OLD)  # second died holding x
     assert await reaper.re_enqueue_timeout_items(60) == 1
     assert await client.hget(f"{name}-deliveries", "x") == "2"
     assert await client.lrange(name, 0, -1) == ["y", "x"]
 
     third = KINDS[kind](name, client, max_deliveries=3)
     assert await third.get_items(1) == ["x"]
-    await age_lease(third)
+    await age_lease(third, OLD)
     assert await reaper.recover(lease_timeout=60, interval=0.01) == 1
     assert await reaper.get_dead_items() == ["x"]
     assert await client.lrange(name, 0, -1) == ["y"]
@@ -329,7 +315,7 @@ async def test_without_max_deliveries_nothing_is_counted_or_dead(client, name, k
         await queue.reject_item("x")
     dead = KINDS[kind](name, client)
     assert await dead.get_items(1) == ["x"]
-    await age_lease(dead)
+    await age_lease(dead, OLD)
     assert await queue.recover(lease_timeout=60, interval=0.01) == 1
     assert await queue.get_items(1) == ["x"]
     await queue.ack_item("x")

@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio
 
 from aiopyrq import AiopyrqError, NotEnoughSyncedSlavesError, Pool, Queue, UniqueQueue
+from tests.helpers import age_lease
 
 pytestmark = pytest.mark.redis
 
@@ -73,12 +74,6 @@ async def snapshot(client, name: str) -> dict:
     return state
 
 
-async def age_lease(queue) -> None:
-    """Make the queue's last get look three hours old."""
-    seconds, _ = await queue.redis.time()
-    await queue.redis.hset(queue.timeouts_hash_name, queue.processing_queue_name, seconds - 10800)
-
-
 def queue_writes(delete_count):
     """Every write method of Queue or UniqueQueue, with the reads and set-ups between them.
 
@@ -100,12 +95,12 @@ def queue_writes(delete_count):
         (lambda q: q.get_items(1), False),
         (lambda q: q.re_enqueue_all_items(), True),
         (lambda q: q.get_items(1), False),
-        (age_lease, False),
+        (lambda q: age_lease(q, 10800), False),
         (lambda q: q.re_enqueue_timeout_items(), True),
         (lambda q: q.get_items(1), False),
         (lambda q: q.drop_all_items(), True),
         (lambda q: q.get_items(1), False),
-        (age_lease, False),
+        (lambda q: age_lease(q, 10800), False),
         (lambda q: q.drop_timeout_items(), True),
     ]
 

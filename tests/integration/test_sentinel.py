@@ -14,13 +14,13 @@ import time
 
 import pytest
 import redis.asyncio
-from failover_run import run_through_failover
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 
 from aiopyrq import Consumer, NotEnoughSyncedSlavesError, Pool, Queue, UniqueQueue
-from aiopyrq.testing import SentinelGroup
+from tests.failover_run import run_through_failover
+from tests.harness import SentinelGroup
 
 pytestmark = pytest.mark.redis
 

@@ -8,12 +8,8 @@ consumer, as every Queue is.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-import sys
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -21,13 +17,13 @@ import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 
 from aiopyrq import Consumer, Queue, ShardedQueue
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
+from tests.helpers import Fleet, age_leases, until
 
 pytestmark = pytest.mark.redis
 
 BOUND = 10  # seconds: the bound of any wait
 SHARDS = 4
-CONSUMER = Path(__file__).with_name("sharded_consumer.py")
 
 
 @dataclass
@@ -87,15 +83,6 @@ async def where(queue: ShardedQueue) -> dict[str, int]:
 async def held_keys(store: Store, name: str) -> set[str]:
     """The processing lists of every shard."""
     return await store.keys(f"*{name}:*-processing-*")
-
-
-async def until(condition, what: str, timeout: float = BOUND) -> None:
-    """Await condition() until it is true, at most timeout seconds."""
-    for _ in range(int(timeout / 0.02)):
-        if await condition():
-            return
-        await asyncio.sleep(0.02)
-    pytest.fail(f"{what} not reached within {timeout} s")
 
 
 # Spreading and counting
@@ -280,13 +267,6 @@ async def test_release_returns_everything_held(store, qname):
 # Recovery and dead letters, per shard
 
 
-async def age_leases(queue: ShardedQueue, age: int) -> None:
-    """Pretend the consumer's last get was age seconds ago, on every shard."""
-    for shard in queue.shards:
-        seconds, _ = await shard.redis.time()
-        await shard.redis.hset(shard.keys.timeouts, shard.processing_queue_name, seconds - age)
-
-
 async def test_recovery_per_shard(store, qname):
     """A dead consumer's items go back, each to its own shard, by timeout or by recover()."""
     dead, live = sharded(store, qname), sharded(store, qname)
@@ -326,6 +306,50 @@ async def test_dead_letters_per_shard(store, qname):
     assert await store.keys(f"*{qname}*") == set()
 
 
+async def test_dead_letters_read_and_requeued_by_name(store, qname):
+    """get_dead_items reads every shard's; requeue_dead_items(items) moves just those."""
+    queue = sharded(store, qname, max_deliveries=1)
+    items = [f"i{n}" for n in range(8)]
+    await queue.add_items(items)
+    home = await where(queue)
+    assert await queue.reject_items(await queue.get_items(8)) == 8
+    assert sorted(await queue.get_dead_items()) == items
+    assert len(await queue.get_dead_items(3)) == 3
+    assert await queue.get_dead_items(0) == []
+    assert await queue.requeue_dead_items(["i1", "i6", "missing"]) == 2
+    assert await where(queue) == {item: home[item] for item in ("i1", "i6")}
+    assert await queue.requeue_dead_items([]) == 0
+    assert sorted(await queue.get_dead_items()) == sorted(set(items) - {"i1", "i6"})
+
+
+async def test_drop_and_re_enqueue_all_on_every_shard(store, qname):
+    """re_enqueue_all_items, drop_timeout_items and drop_all_items work on every shard."""
+    first, second = sharded(store, qname), sharded(store, qname)
+    await first.add_items([f"i{n}" for n in range(8)])
+    home = await where(first)
+    assert len(await first.get_items(8)) == 8
+    assert await second.re_enqueue_all_items() == 8
+    assert await where(first) == home
+    assert len(await first.get_items(4)) == 4
+    assert await second.drop_timeout_items() == 0  # a fresh lease
+    await age_leases(first, 7201)
+    assert await second.drop_timeout_items() == 4
+    assert len(await first.get_items(4)) == 4
+    assert await second.drop_all_items() == 4
+    assert await held_keys(store, qname) == set()
+    assert await first.get_count() == 0
+
+
+async def test_delete_items_on_every_shard(store, qname):
+    """delete_items deletes the waiting items wherever they wait, none held."""
+    queue = sharded(store, qname)
+    await queue.add_items(["a", "b", "a", "c", "a", "d"])
+    held = await queue.get_items(1)
+    await queue.delete_items(["a", "d"])
+    assert sorted((await where(queue)).keys()) == sorted({"b", "c"} - set(held))
+    assert await queue.release() == 1
+
+
 # The Consumer runtime over a ShardedQueue
 
 
@@ -358,70 +382,28 @@ async def test_consumer_runtime_in_process(store, qname):
     assert await store.keys(f"*{qname}:*-timeouts") == set()
 
 
-class Fleet:
-    """sharded_consumer.py processes, each known by its processing lists."""
-
-    def __init__(self, store: Store, name: str) -> None:
-        self.args = [sys.executable, str(CONSUMER), store.url, name, str(SHARDS)]
-        if store.cluster is not None:
-            self.args.append("--cluster")
-        self.live: dict[asyncio.subprocess.Process, list[str]] = {}
-        self.all: list[asyncio.subprocess.Process] = []
-
-    async def start(self, count: int = 1) -> None:
-        """Start count consumers; return once each has printed READY."""
-        for _ in range(count):
-            process = await asyncio.create_subprocess_exec(
-                *self.args, stdout=asyncio.subprocess.PIPE
-            )
-            self.all.append(process)
-            words = (await asyncio.wait_for(process.stdout.readline(), BOUND)).decode().split()
-            assert words[:1] == ["READY"], words
-            self.live[process] = words[1:]
-
-    async def stop(self) -> list[list[str]]:
-        """SIGTERM every live consumer; check each exits 0; return their STOPPED lines."""
-        for process in self.live:
-            process.send_signal(signal.SIGTERM)
-        lines = []
-        for process in self.live:
-            assert await asyncio.wait_for(process.wait(), BOUND) == 0
-            lines.append((await process.stdout.read()).decode().split())
-        self.live.clear()
-        return lines
-
-    async def kill_all(self) -> None:
-        """SIGKILL whatever still runs (the way out of a failed test)."""
-        for process in self.all:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-            await process.wait()
-
-
 @pytest.mark.slow
 async def test_consumer_killed_loses_nothing(store, qname):
     """A Consumer process SIGKILLed holding items: the others recover them, shard by shard."""
     client = store.client
     items = [f"item-{i}" for i in range(600)]
-    fleet = Fleet(store, qname)
+    cluster = ["--cluster"] if store.cluster is not None else []
+    fleet = Fleet("sharded_consumer.py", store.url, qname, str(SHARDS), *cluster)
     try:
         await fleet.start(3)
         await sharded(store, qname).add_items(items)
 
         async def holding() -> list:
             found = []
-            for process, lists in fleet.live.items():
+            for first, lists in fleet.lists.items():
                 held = [item for key in lists for item in await client.lrange(key, 0, -1)]
                 if len(held) >= 2:
-                    found.append((process, held))
+                    found.append((first, held))
             return found
 
         await until(holding, "a consumer holding items")
         victim, _ = (await holding())[0]
-        victim.kill()
-        await victim.wait()
-        lists = fleet.live.pop(victim)
+        lists = await fleet.kill(victim)
         killed_held = {item for key in lists for item in await client.lrange(key, 0, -1)}
         assert killed_held  # too young for a reaper yet
         await fleet.start()

@@ -162,12 +162,16 @@ async def test_delete_spares_items_held(queue, client):
     assert await waiting(client, queue) == ["b"]
 
 
-async def test_delete_takes_no_count(queue):
-    """UniqueQueue.delete_item(s) has no LREM count: an item waits at most once."""
+@pytest.mark.parametrize("count", [0, 1, -1, 5])
+async def test_delete_takes_queues_count(queue, client, count):
+    """delete_item(s) take Queue's count; an item waits at most once, so any count deletes it."""
+    await queue.add_items(["a", "b", "c"])
+    await queue.delete_item("a", count)
+    await queue.delete_items(["c"], count)
+    assert await waiting(client, queue) == ["b"]
     with pytest.raises(TypeError):
-        await queue.delete_item("a", 1)
-    with pytest.raises(TypeError):
-        await queue.delete_items(["a"], 1)
+        await queue.delete_items(["b"], 1.0)
+    assert await waiting(client, queue) == ["b"]
 
 
 async def test_many_distinct_items(queue, client):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import pkgutil
 import re
 import socket
 from collections import deque
@@ -21,7 +22,9 @@ PUBLIC = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "Durability",
     "DurabilityError",
+    "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",
     "Pool",
@@ -74,10 +77,31 @@ def test_errors_tree():
     assert issubclass(aiopyrq.NotEnoughFsyncedError, aiopyrq.DurabilityError)
     assert issubclass(aiopyrq.WaitAofError, aiopyrq.AiopyrqError)
     assert not issubclass(aiopyrq.WaitAofError, aiopyrq.DurabilityError)
+    assert issubclass(aiopyrq.MissingDependencyError, aiopyrq.AiopyrqError)
+    assert issubclass(aiopyrq.MissingDependencyError, ImportError)
     for name in errors.__all__:
         assert getattr(aiopyrq, name) is getattr(errors, name)
         assert f" {name}" in errors.__doc__
     assert sorted(errors.__all__) == [name for name in PUBLIC if name.endswith("Error")]
+
+
+def test_every_error_class_of_the_package_is_an_aiopyrq_error():
+    """Each exception class an aiopyrq module defines (CLI, read model too) is an AiopyrqError."""
+    defined = set()
+    for info in pkgutil.walk_packages(aiopyrq.__path__, "aiopyrq."):
+        if info.name == "aiopyrq.__main__":
+            continue  # runs the command line when imported
+        module = importlib.import_module(info.name)
+        defined |= {
+            value
+            for value in vars(module).values()
+            if isinstance(value, type)
+            and issubclass(value, BaseException)
+            and value.__module__ == module.__name__
+        }
+    names = {error.__name__ for error in defined}
+    assert {"MissingDependencyError", "SnapshotError", "UsageError", "WrongTypeError"} <= names
+    assert sorted(e.__name__ for e in defined if not issubclass(e, aiopyrq.AiopyrqError)) == []
 
 
 def test_not_enough_synced_slaves_error_fields():

@@ -1,4 +1,4 @@
-"""The built wheel ships the Lua scripts: built here, installed in a fresh venv, loaded there."""
+"""The built wheel ships the library and nothing else: built here, installed in a fresh venv."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import aiopyrq
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[2]
-LUA = ROOT / "src" / "aiopyrq" / "lua"
+PACKAGE = ROOT / "src" / "aiopyrq"
+LUA = PACKAGE / "lua"
 SCRIPTS = sorted(path.stem for path in LUA.glob("*.lua"))
 INCLUDES = sorted(path.stem for path in (LUA / "includes").glob("*.lua"))
 
@@ -76,6 +77,20 @@ def test_wheel_contents(wheel):
     assert "aiopyrq/py.typed" in names
     assert "aiopyrq/__init__.py" in names
     assert [name for name in names if "test" in name.split("/")[0] or "conftest" in name] == []
+
+
+def test_wheel_files(wheel):
+    """The wheel holds exactly the package's modules, py.typed, its Lua files and metadata."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    sources = [*PACKAGE.rglob("*.py"), PACKAGE / "py.typed", *LUA.rglob("*.lua")]
+    expected = {f"aiopyrq/{path.relative_to(PACKAGE).as_posix()}" for path in sources}
+    dist_info = wheel.name.split("-py")[0] + ".dist-info"
+    metadata = {f"{dist_info}/{name}" for name in ("METADATA", "WHEEL", "entry_points.txt")}
+
+    assert names - {f"{dist_info}/RECORD"} == expected | metadata
+    assert len(expected) > 50
+    for gone in ("testing.py", "demo.py", "harness"):  # moved to tests/ and examples/
+        assert [name for name in names if gone in name] == []
 
 
 def test_installed_wheel_loads_scripts(wheel, tmp_path):

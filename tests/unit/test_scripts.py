@@ -196,3 +196,19 @@ def test_no_lua_in_python_sources():
     assert len(sources) >= 5
     offenders = [str(path) for path in sources if "redis.call" in path.read_text("utf-8")]
     assert offenders == []
+
+
+READY = re.compile(r"^ready\(\{([^}]*)\}\)$", re.MULTILINE)
+QUOTED = re.compile(r"'([A-Z]+)'")
+NOT_COMMANDS = {"LIMIT", "WITHSCORES"}  # arguments of ZRANGEBYSCORE and ZRANGE
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_script_checks_every_command_it_uses(name):
+    """A script calls ready() once, with exactly the commands its source names (ACL checks)."""
+    source = _scripts.load(name).source
+    [listed] = READY.findall(source)
+    checked = set(QUOTED.findall(listed))
+    assert len(checked) == len(QUOTED.findall(listed)), "a command listed twice"
+    rest = READY.sub("", source)
+    assert checked == set(QUOTED.findall(rest)) - NOT_COMMANDS

@@ -12,10 +12,13 @@
     how many items were acknowledged
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/now"
 --- @include "includes/in_flight"
 --- @include "includes/zadd"
 
+ready({ 'TIME', 'ZSCORE', 'ZADD' })
+local now = now_seconds()
 local acked = in_flight(KEYS[1], cmsgpack.unpack(ARGV[2]))
-zadd_all(KEYS[1], now_seconds() + tonumber(ARGV[1]), acked)
+zadd_all(KEYS[1], now + tonumber(ARGV[1]), acked)
 return #acked

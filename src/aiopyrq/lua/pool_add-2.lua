@@ -11,9 +11,13 @@
     how many items were new to the pool
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/now"
 --- @include "includes/zadd"
 
+ready({ 'TYPE', 'TIME', 'ZADD', 'LPUSH', 'LTRIM', 'PEXPIRE' })
+check_types({ KEYS[2], 'list' })
 local added = zadd_all(KEYS[1], now_seconds(), cmsgpack.unpack(ARGV[1]))
 rcall('LPUSH', KEYS[2], 1)
 rcall('LTRIM', KEYS[2], 0, 0)

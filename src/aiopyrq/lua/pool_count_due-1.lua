@@ -8,6 +8,8 @@
     the count
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/now"
 
+ready({ 'TIME', 'ZCOUNT' })
 return rcall('ZCOUNT', KEYS[1], '-inf', now_seconds())

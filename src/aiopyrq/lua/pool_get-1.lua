@@ -12,9 +12,11 @@
     the items handed out
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/now"
 --- @include "includes/zadd"
 
+ready({ 'TIME', 'ZRANGEBYSCORE', 'ZADD' })
 local now = now_seconds()
 local items = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[1])
 zadd_all(KEYS[1], (now + tonumber(ARGV[2])) .. '.1', items)

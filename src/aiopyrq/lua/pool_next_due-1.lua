@@ -8,10 +8,13 @@
     seconds until the earliest score, as a string (<= 0: due now); -1 if empty
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/now"
 
+ready({ 'TIME', 'ZRANGE' })
+local now = now_seconds()
 local first = rcall('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #first == 0 then
   return -1
 end
-return tostring(tonumber(first[2]) - now_seconds())
+return tostring(tonumber(first[2]) - now)

@@ -10,8 +10,10 @@
     how many items were removed
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/in_flight"
 
+ready({ 'ZSCORE', 'ZREM' })
 local removed = in_flight(KEYS[1], cmsgpack.unpack(ARGV[1]))
 for i = 1, #removed, 1000 do
   rcall('ZREM', KEYS[1], unpack(removed, i, math.min(i + 999, #removed)))

@@ -13,11 +13,16 @@
     how many items were removed
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/list_remove"
---- @include "includes/lease"
---- @include "includes/deliveries"
+--- @include "includes/release"
+--- @include "includes/forget"
 
+ready({ 'TYPE', 'HLEN', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'HDEL', 'EXISTS' })
+check_types({ KEYS[2], 'hash' })
+local kept = rcall('HLEN', KEYS[3]) > 0
 local taken, removed = list_remove(KEYS[1], cmsgpack.unpack(ARGV[1]), -1)
-forget_deliveries(KEYS[3], taken)
+forget_deliveries(KEYS[3], taken, kept)
 release_if_empty(KEYS[2], KEYS[1])
 return removed

@@ -9,8 +9,10 @@
     how many items were added
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/push"
 
+ready({ 'LPUSH' })
 local items = cmsgpack.unpack(ARGV[1])
 push_all('LPUSH', KEYS[1], items)
 return #items

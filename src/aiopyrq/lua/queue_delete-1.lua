@@ -11,7 +11,9 @@
     how many occurrences were deleted
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/list_remove"
 
+ready({ 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH' })
 local _, removed = list_remove(KEYS[1], cmsgpack.unpack(ARGV[2]), tonumber(ARGV[1]))
 return removed

@@ -1,5 +1,5 @@
 --[[
-  Deletes one consumer's processing list and its lease, if its last get is older
+  Drops one consumer's processing list: deletes it and its lease, if its last get is older
   than ARGV[1] seconds.
 
   Input:
@@ -11,9 +11,14 @@
     how many items were dropped
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
+--- @include "includes/now"
 --- @include "includes/lease"
 
-if not lease_expired(KEYS[2], KEYS[1], tonumber(ARGV[1])) then
+ready({ 'TYPE', 'TIME', 'HGET', 'LLEN', 'DEL', 'HDEL' })
+check_types({ KEYS[2], 'hash' })
+if not lease_expired(KEYS[2], KEYS[1], tonumber(ARGV[1]), now_seconds()) then
   return 0
 end
 local dropped = rcall('LLEN', KEYS[1])

@@ -15,15 +15,8 @@
     the items taken, oldest first
 ]]
 local rcall = redis.call
---- @include "includes/now"
---- @include "includes/push"
+--- @include "includes/ready"
+--- @include "includes/take"
 
-local items = {}
-if tonumber(ARGV[1]) > 0 then
-  items = rcall('RPOP', KEYS[1], ARGV[1]) or {}
-end
-push_all('LPUSH', KEYS[2], items)
-if ARGV[2] == '1' or #items > 0 or rcall('EXISTS', KEYS[2]) == 1 then
-  rcall('HSET', KEYS[3], KEYS[2], now_seconds())
-end
-return items
+ready({ 'TIME', 'LLEN', 'HSET', 'RPOP', 'LPUSH' })
+return take(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), ARGV[2] == '1', function() end)

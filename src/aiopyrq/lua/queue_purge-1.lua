@@ -8,7 +8,9 @@
     how many items were deleted
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 
+ready({ 'LLEN', 'DEL' })
 local count = rcall('LLEN', KEYS[1])
 rcall('DEL', KEYS[1])
 return count

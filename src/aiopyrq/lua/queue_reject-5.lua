@@ -17,17 +17,11 @@
     how many items went to the dead-letter list
 ]]
 local rcall = redis.call
---- @include "includes/list_remove"
---- @include "includes/lease"
---- @include "includes/deliveries"
+--- @include "includes/ready"
+--- @include "includes/types"
+--- @include "includes/reject"
 
-local max = tonumber(ARGV[1])
-local taken = list_remove(KEYS[2], cmsgpack.unpack(ARGV[2]), -1)
-local alive = count_failures(KEYS[4], KEYS[5], taken, max)
-local back = {}
-for i = #alive, 1, -1 do
-  back[#back + 1] = alive[i]
-end
-push_all('RPUSH', KEYS[1], back)
-release_if_empty(KEYS[3], KEYS[2])
-return #taken - #alive
+ready({ 'TYPE', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY' })
+check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list' })
+return reject(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
+  cmsgpack.unpack(ARGV[2]), function(items) return items end)

@@ -10,5 +10,9 @@
     how many of the two fields existed
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
 
+ready({ 'TYPE', 'HDEL' })
+check_types({ KEYS[2], 'hash' })
 return rcall('HDEL', KEYS[1], ARGV[1]) + rcall('HDEL', KEYS[2], ARGV[1])

@@ -10,8 +10,12 @@
     {rollbacks counted, minute of the first, minute now}
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/now"
 
+ready({ 'TYPE', 'TIME', 'HINCRBY', 'HSET', 'HSETNX', 'HGET' })
+check_types({ KEYS[2], 'hash' })
 local minute = math.floor(now_seconds() / 60)
 local count = rcall('HINCRBY', KEYS[1], ARGV[1], 1)
 if count == 1 then

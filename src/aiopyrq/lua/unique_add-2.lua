@@ -11,8 +11,10 @@
     how many items were added
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/push"
 
+ready({ 'SMISMEMBER', 'LPUSH', 'SADD' })
 local items = cmsgpack.unpack(ARGV[1])
 local added, seen = {}, {}
 for i = 1, #items, 1000 do
@@ -25,6 +27,8 @@ for i = 1, #items, 1000 do
     end
   end
 end
-push_all('SADD', KEYS[2], added)
+-- The queue is written first: the set is read already, so a wrong type fails the script
+-- before anything is written.
 push_all('LPUSH', KEYS[1], added)
+push_all('SADD', KEYS[2], added)
 return #added

@@ -10,8 +10,12 @@
     how many items were deleted
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
 --- @include "includes/list_remove"
 
+ready({ 'TYPE', 'SREM', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH' })
+check_types({ KEYS[1], 'list' })
 local waiting = {}
 for _, item in ipairs(cmsgpack.unpack(ARGV[1])) do
   if rcall('SREM', KEYS[2], item) == 1 then

@@ -16,17 +16,14 @@
     the items taken, oldest first
 ]]
 local rcall = redis.call
---- @include "includes/now"
---- @include "includes/push"
+--- @include "includes/ready"
+--- @include "includes/types"
+--- @include "includes/take"
 
-local items = {}
-if tonumber(ARGV[1]) > 0 then
-  items = rcall('RPOP', KEYS[1], ARGV[1]) or {}
-end
-push_all('LPUSH', KEYS[3], items)
-push_all('SREM', KEYS[2], items)
-push_all('SREM', KEYS[2], { unpack(ARGV, 3) })
-if ARGV[2] == '1' or #items > 0 or rcall('EXISTS', KEYS[3]) == 1 then
-  rcall('HSET', KEYS[4], KEYS[3], now_seconds())
-end
-return items
+ready({ 'TYPE', 'TIME', 'LLEN', 'HSET', 'RPOP', 'LPUSH', 'SREM' })
+check_types({ KEYS[2], 'set' })
+local moved = { unpack(ARGV, 3) }
+return take(KEYS[1], KEYS[3], KEYS[4], tonumber(ARGV[1]), ARGV[2] == '1', function(items)
+  push_all('SREM', KEYS[2], items)
+  push_all('SREM', KEYS[2], moved)
+end)

@@ -16,19 +16,20 @@
     how many items went to the dead-letter list
 ]]
 local rcall = redis.call
---- @include "includes/list_remove"
---- @include "includes/lease"
---- @include "includes/deliveries"
+--- @include "includes/ready"
+--- @include "includes/types"
+--- @include "includes/reject"
 
-local max = tonumber(ARGV[1])
-local taken = list_remove(KEYS[3], cmsgpack.unpack(ARGV[2]), -1)
-local alive = count_failures(KEYS[5], KEYS[6], taken, max)
-local back = {}
-for i = #alive, 1, -1 do
-  if rcall('SADD', KEYS[2], alive[i]) == 1 then
-    back[#back + 1] = alive[i]
-  end
-end
-push_all('RPUSH', KEYS[1], back)
-release_if_empty(KEYS[4], KEYS[3])
-return #taken - #alive
+ready({ 'TYPE', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY', 'SADD' })
+check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
+    KEYS[6], 'list' })
+return reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
+  cmsgpack.unpack(ARGV[2]), function(items)
+    local back = {}
+    for _, item in ipairs(items) do
+      if rcall('SADD', KEYS[2], item) == 1 then
+        back[#back + 1] = item
+      end
+    end
+    return back
+  end)

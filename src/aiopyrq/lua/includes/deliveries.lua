@@ -23,10 +23,3 @@ local function count_failures(deliveries, dead, items, max)
   push_all('HDEL', deliveries, died)
   return back
 end
-
--- Forgets the counts of items done with.
-local function forget_deliveries(deliveries, items)
-  if rcall('EXISTS', deliveries) == 1 then
-    push_all('HDEL', deliveries, items)
-  end
-end

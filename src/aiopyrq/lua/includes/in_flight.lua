@@ -1,6 +1,8 @@
 --[[
   A Pool item handed out and not yet acknowledged has a score with a fraction
-  (.1): the time it comes back if nobody acknowledges it.
+  (.1): the time it comes back if nobody acknowledges it. This is the one place
+  that decides an item in flight (aiopyrq._snapshot.in_flight restates it for the
+  read model; tests/integration/test_rules.py holds the two together).
 ]]
 
 -- The distinct items that are in flight, in their order.

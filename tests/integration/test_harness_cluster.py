@@ -1,4 +1,4 @@
-"""The throwaway Redis Cluster and Sentinel deployments of aiopyrq.testing, on real servers."""
+"""The throwaway Redis Cluster and Sentinel deployments of tests.harness, on real servers."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
-from aiopyrq.testing import ClusterServers, SentinelGroup
+from tests.harness import ClusterServers, SentinelGroup
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _key_on(cluster: ClusterServers, master_index: int, prefix: str) -> str:
@@ -178,7 +180,7 @@ def test_bad_sizes():
 
 _LEFT_RUNNING = """
 import json
-from aiopyrq.testing import ClusterServers, SentinelGroup
+from tests.harness import ClusterServers, SentinelGroup
 
 cluster = ClusterServers(masters=1, replicas=0)
 cluster.nodes[0].start()  # a cluster-mode node; building the cluster would add 2 s
@@ -193,6 +195,7 @@ def test_processes_killed_at_exit():
     """Cluster nodes, servers and sentinels left running are killed when Python exits."""
     result = subprocess.run(
         [sys.executable, "-c", _LEFT_RUNNING],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,

@@ -1,4 +1,4 @@
-"""Throwaway Redis servers for tests, demos and benchmarks.
+"""Throwaway Redis servers for the tests, the demo and the benchmarks.
 
 Each :class:`RedisServer` is a real ``redis-server`` (or ``valkey-server``) child process
 listening on a free loopback port, with its own temporary directory. Nothing is shared with
@@ -8,12 +8,13 @@ replicas watched by :class:`SentinelServer` processes; both can kill a master an
 the failover.
 
 Example:
-    >>> from aiopyrq.testing import RedisServer
+    >>> from tests.harness import RedisServer
     >>> with RedisServer() as server:  # doctest: +SKIP
     ...     print(server.url)
     redis://127.0.0.1:40123
 
-The API is synchronous: starting and stopping a server is done with :mod:`subprocess`.
+The API is synchronous: starting and stopping a server is done with :mod:`subprocess`. It
+lives in the tests, not in the package: its errors are plain exceptions, not ``AiopyrqError``.
 """
 
 from __future__ import annotations
@@ -386,7 +387,7 @@ class RedisServer:
         """Start the process; True once it answers, False (and reaped) if it exits."""
         # Errors in the arguments are printed before the log file is opened.
         with (self.dir / "output.log").open("ab") as output:
-            self._process = subprocess.Popen(  # noqa: S603  # our own argument list
+            self._process = subprocess.Popen(  # our own argument list
                 self._args(), stdin=subprocess.DEVNULL, stdout=output, stderr=output
             )
         _running.add(self)
@@ -441,7 +442,7 @@ def _poll_until(problem: Callable[[], str | None], timeout: float, what: str) ->
         time.sleep(_POLL_INTERVAL)
 
 
-def _ask(server: RedisServer, *args: str | int) -> Any:  # noqa: ANN401  # a raw reply
+def _ask(server: RedisServer, *args: str | int) -> Any:  # a raw reply
     """Send one command to a server, with decoded replies and a short timeout."""
     with redis.Redis(
         server.host,

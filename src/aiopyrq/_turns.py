@@ -3,8 +3,8 @@
 When a batch is added to an empty queue, Redis hands one item to each consumer blocked in
 BLMOVE: with eight of them waiting, a batch of 100 went out as one batch of 93 and seven of
 one, each of those paying a full get and ack. Here the tasks of one client that wait on one
-queue take turns instead: one of them, the watcher, blocks in Redis; the others wait in the
-process, and when the watcher leaves with its batch it wakes the next one, which first takes
+queue take turns instead: one of them blocks in Redis; the others wait in the
+process, and when the blocking task leaves with its batch it wakes the next one, which first takes
 what is left, then blocks in its turn. An idle consumer still costs Redis one blocked
 command, and an item added to an empty queue still reaches a waiting task at once.
 """
@@ -20,18 +20,18 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
 
-_WATCHES: weakref.WeakKeyDictionary[Redis | RedisCluster, dict[str, Watch]] = (
+_TURNS: weakref.WeakKeyDictionary[Redis | RedisCluster, dict[str, Turns]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def watch_of(client: Redis | RedisCluster, key: str) -> Watch:
-    """The watch of one queue key on one client."""
-    watches = _WATCHES.setdefault(client, {})
-    return watches.setdefault(key, Watch())
+def turns_of(client: Redis | RedisCluster, key: str) -> Turns:
+    """The turns of the tasks blocking on one queue key with one client."""
+    turns = _TURNS.setdefault(client, {})
+    return turns.setdefault(key, Turns())
 
 
-class Watch:
+class Turns:
     """Whether a task blocks on the queue now, and the tasks waiting for their turn."""
 
     def __init__(self) -> None:
@@ -39,12 +39,12 @@ class Watch:
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
 
     def leave(self) -> None:
-        """The watcher is done: the next task waiting takes its turn."""
+        """The blocking task is done: the next task waiting takes its turn."""
         self.busy = False
         self._wake_one()
 
     async def wait(self, seconds: float) -> None:
-        """Wait until the watcher leaves, or seconds have passed."""
+        """Wait until the blocking task leaves, or seconds have passed."""
         turn = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
         woken = False

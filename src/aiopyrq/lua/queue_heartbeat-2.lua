@@ -10,8 +10,10 @@
     the lease's new time
 ]]
 local rcall = redis.call
+--- @include "includes/ready"
 --- @include "includes/now"
 
+ready({ 'TIME', 'HSET' })
 local now = now_seconds()
 rcall('HSET', KEYS[2], KEYS[1], now)
 return now

@@ -1,14 +1,13 @@
 """Producers and Consumers over one queue while its master is killed: every item counted.
 
-test_cluster.py and test_sentinel.py run it. Every producer and consumer has a client of
-its own. Writes wait for one replica (``synced_slaves_count=1``), as a user who cannot lose
-an item would ask: an add that returned is on a replica, so the promoted replica has it.
-A producer retries a batch whose add raised (the item may then be queued twice); a get
-whose effect the dead master took with it leaves the item in the queue, so it is delivered
-again. That is all a duplicate may come from. A fourth Consumer waits, idle, in its
-blocking get on another queue of the same master when it dies: it must take what comes
-after the failover, on its own.
-"""
+tests/integration/test_cluster.py and test_sentinel.py run it. Every producer and consumer
+has a client of its own. Writes wait for one replica (``synced_slaves_count=1``), as a user
+who cannot lose an item would ask: an add that returned is on a replica, so the promoted
+replica has it. A producer retries a batch whose add raised (the item may then be queued
+twice); a get whose effect the dead master took with it leaves the item in the queue, so it
+is delivered again. That is all a duplicate may come from. A fourth Consumer waits, idle, in
+its blocking get on another queue of the same master when it dies: it must take what comes
+after the failover, on its own."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
 from aiopyrq import AiopyrqError, Consumer, Queue
+from tests.helpers import until
 
 BOUND = 60  # seconds: the bound of any wait
 SYNCED = {"synced_slaves_enabled": True, "synced_slaves_count": 1, "synced_slaves_timeout": 1000}
@@ -37,20 +37,6 @@ class Run:
     retried: set[str] = field(default_factory=set)
     failed_adds: int = 0
     failover_done: float = 0.0
-
-
-async def until(condition, what: str, timeout: float = BOUND, explain=None) -> None:
-    """Await condition() until it is true, at most timeout seconds.
-
-    explain() returns what the failure message adds: the state that was not reached.
-    """
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            found = await explain() if explain else ""
-            msg = f"{what} not reached within {timeout} s {found}"
-            raise AssertionError(msg)
-        await asyncio.sleep(0.05)
 
 
 async def state(run: Run, watch: Queue) -> dict:
@@ -146,7 +132,7 @@ async def run_through_failover(
         async def under_way() -> bool:
             return len(run.delivered) >= count // 5
 
-        await until(under_way, "a fifth of the items delivered")
+        await until(under_way, "a fifth of the items delivered", BOUND)
         await asyncio.to_thread(kill_and_wait)
         run.failover_done = time.monotonic()
         assert not all(task.done() for task in producing), "the producers had finished"
@@ -158,7 +144,7 @@ async def run_through_failover(
                 and await watch.get_count() == 0
             )
 
-        await until(all_delivered, "every item delivered", explain=lambda: state(run, watch))
+        await until(all_delivered, "every item delivered", BOUND, explain=lambda: state(run, watch))
         await asyncio.gather(*producing)
         late = [f"late-{i}" for i in range(10)]
         await Queue(idle_name, observer).add_items(late)
@@ -166,7 +152,7 @@ async def run_through_failover(
         async def idle_resumed() -> bool:
             return sorted(idle_handled) == late
 
-        await until(idle_resumed, "the idle consumer handling what came after the failover")
+        await until(idle_resumed, "the idle consumer handling what came after the failover", BOUND)
     finally:
         for consumer in consumers:
             consumer.stop()

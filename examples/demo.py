@@ -1,4 +1,4 @@
-"""A reliable queue surviving a consumer's crash: ``python -m aiopyrq.demo``.
+"""A reliable queue surviving a consumer's crash: ``make demo`` or ``python examples/demo.py``.
 
 A producer adds items in batches; consumer processes take batches, work a little, record
 what they processed in ``<queue>-done``, then acknowledge. One consumer takes a batch,
@@ -9,8 +9,8 @@ work. At the end every item is counted: none may be lost, and only the killed ba
 have been processed twice (delivery is at least once).
 
 The demo uses ``$REDIS_URL`` if it answers, with a queue name of its own whose keys it
-deletes at the end; otherwise it starts a throwaway server (see :mod:`aiopyrq.testing`).
-The exit code is 0 when every item is accounted for, 1 otherwise.
+deletes at the end; otherwise it starts a throwaway server with the test harness of this
+checkout (``tests/harness``). The exit code is 0 when every item is accounted for, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ import sys
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
 
 from aiopyrq import Queue
 from aiopyrq._urls import mask
-from aiopyrq.testing import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 LEASE_TIMEOUT = 2  # seconds since its last get before a consumer's items are taken back
 WORK_PER_ITEM = 0.0002  # seconds of simulated work per item
 DEADLINE = 120.0  # seconds: the longest any wait of the demo lasts
+ROOT = Path(__file__).resolve().parents[1]  # the checkout, whose tests.harness starts servers
 
 
 def say(text: str) -> None:
@@ -96,6 +97,9 @@ def redis_url() -> Iterator[str]:
             say(f"server: {mask(url)}, from REDIS_URL")
             yield url
             return
+    sys.path.insert(0, str(ROOT))
+    from tests.harness import RedisServer  # noqa: PLC0415 - only when no REDIS_URL answers
+
     with RedisServer() as server:
         say(f"server: a throwaway {server.binary} {server.version} at {server.url}")
         yield server.url
@@ -235,7 +239,7 @@ async def cleanup(url: str, name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run the demo and return the exit code."""
-    parser = argparse.ArgumentParser("python -m aiopyrq.demo", description=__doc__)
+    parser = argparse.ArgumentParser("examples/demo.py", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--items", type=int, default=20_000, help="items to add (20000)")
     parser.add_argument("--consumers", type=int, default=3, help="consumer processes, >= 2 (3)")

@@ -1,4 +1,4 @@
-"""The throwaway servers of aiopyrq.testing, against the real server binary."""
+"""The throwaway servers of tests.harness, against the real server binary."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from aiopyrq.testing import RedisServer, ServerNotFoundError, find_server_binary
+from tests.harness import RedisServer, ServerNotFoundError, find_server_binary
 
 pytestmark = pytest.mark.redis
 

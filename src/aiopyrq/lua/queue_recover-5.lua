@@ -1,0 +1,28 @@
+--[[
+  Recovers one consumer's processing list: puts its items back at the front of
+  the queue (its oldest item is taken next) and drops its lease, if its last get
+  or heartbeat is older than ARGV[1] seconds. With dead letters on, an item
+  recovered or rejected ARGV[2] times goes to the dead-letter list instead.
+
+  Input:
+    KEYS[1] queue list
+    KEYS[2] the processing list to recover
+    KEYS[3] timeouts hash
+    KEYS[4] deliveries hash (item -> failed deliveries)
+    KEYS[5] dead-letter list
+    ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
+    ARGV[2] max_deliveries; 0: no dead letters
+
+  Output:
+    how many items the list held
+]]
+local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
+--- @include "includes/recover"
+
+ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL' })
+check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list' })
+return recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), tonumber(ARGV[2]),
+  function(items) return items end,
+  function(items) push_all('RPUSH', KEYS[1], items) end)

@@ -1,0 +1,25 @@
+--[[
+  Requeues dead letters: moves them back to the end of the queue, as if added
+  anew, with their delivery counts forgotten.
+
+  Input:
+    KEYS[1] queue list
+    KEYS[2] dead-letter list
+    KEYS[3] deliveries hash
+    ARGV[1] the dead items to move, each once, packed: a msgpack array of
+            strings; an empty array: every dead item
+
+  Output:
+    how many items were moved
+]]
+local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
+--- @include "includes/requeue"
+
+ready({ 'TYPE', 'HLEN', 'LRANGE', 'DEL', 'LREM', 'LPUSH', 'RPUSH', 'HDEL' })
+check_types({ KEYS[1], 'list' })
+return requeue(KEYS[2], KEYS[3], cmsgpack.unpack(ARGV[1]), function(items)
+  push_all('LPUSH', KEYS[1], items)
+  return #items
+end)

@@ -1,0 +1,55 @@
+--[[
+  UniqueQueue's recovery: as queue_recover, but an item held twice goes back
+  once, and an item that is waiting in the queue already moves to the front
+  instead of being queued twice.
+
+  Input:
+    KEYS[1] queue list
+    KEYS[2] set of the items waiting in the queue
+    KEYS[3] the processing list to recover
+    KEYS[4] timeouts hash
+    KEYS[5] deliveries hash (item -> failed deliveries)
+    KEYS[6] dead-letter list
+    ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
+    ARGV[2] max_deliveries; 0: no dead letters
+
+  Output:
+    how many distinct items the list held
+]]
+local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
+--- @include "includes/recover"
+--- @include "includes/list_remove"
+
+ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'SADD', 'LREM', 'LPUSH' })
+check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
+    KEYS[6], 'list' })
+
+-- An item held twice goes back once, at the place of its oldest occurrence.
+local function distinct(items)
+  local last, held = {}, {}
+  for i, item in ipairs(items) do
+    last[item] = i
+  end
+  for i, item in ipairs(items) do
+    if last[item] == i then
+      held[#held + 1] = item
+    end
+  end
+  return held
+end
+
+local function put_back(items)
+  local waiting = {}
+  for _, item in ipairs(items) do
+    if rcall('SADD', KEYS[2], item) == 0 then
+      waiting[#waiting + 1] = item
+    end
+  end
+  list_remove(KEYS[1], waiting, -1)
+  push_all('RPUSH', KEYS[1], items)
+end
+
+return recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]), tonumber(ARGV[2]),
+  distinct, put_back)

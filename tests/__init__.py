@@ -1,0 +1,1 @@
+"""The test suite; ``tests.harness`` starts the servers it runs on."""

@@ -1,0 +1,126 @@
+"""What the integration tests share: item names, the server's clock, aged leases, waits, fleets.
+
+Subprocess scripts the tests start live in ``tests/integration/procs`` (:data:`PROCS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+BOUND = 20  # seconds: the bound of a wait (reached at once when all goes well)
+PROCS = Path(__file__).resolve().parent / "integration" / "procs"
+
+
+def items_named(count: int, prefix: str = "item") -> list[str]:
+    """``count`` distinct items: ``prefix-0``, ``prefix-1`` ..."""
+    return [f"{prefix}-{i}" for i in range(count)]
+
+
+async def server_now(client) -> int:
+    """The server's clock in whole unix seconds: the clock the scripts use."""
+    seconds, _ = await client.time()
+    return seconds
+
+
+async def age_lease(queue, seconds: int, client=None) -> None:
+    """Make a consumer's last get or heartbeat look ``seconds`` old, as if time had passed.
+
+    ``client`` is the queue's own client (``queue.redis``) unless given.
+    """
+    client = queue.redis if client is None else client
+    now = await server_now(client)
+    await client.hset(queue.timeouts_hash_name, queue.processing_queue_name, now - seconds)
+
+
+async def age_leases(queue, seconds: int) -> None:
+    """Age the consumer's lease on every shard of a ShardedQueue."""
+    for shard in queue.shards:
+        await age_lease(shard, seconds)
+
+
+async def until(condition, what: str = "the condition", timeout: float = BOUND, explain=None):
+    """Poll ``condition()`` (sync or async) until it is true, at most ``timeout`` seconds.
+
+    ``explain()`` (async) returns what the failure message adds: the state not reached.
+    """
+    for _ in range(int(timeout / 0.02)):
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.02)
+    found = await explain() if explain else ""
+    pytest.fail(f"{what} not reached within {timeout} s {found}".rstrip())
+
+
+class Fleet:
+    """Consumer processes running a script of :data:`PROCS`, killed on the way out.
+
+    Each script prints ``READY`` and its processing lists once it runs; the fleet knows a
+    consumer by its first list (``live``) and all its lists (``lists``). Use it as
+    ``async with Fleet(...) as fleet``.
+    """
+
+    def __init__(self, script: str, *args: str) -> None:
+        """Run ``python PROCS/script args...`` for each consumer."""
+        self.args = (sys.executable, str(PROCS / script), *args)
+        self.live: dict[str, asyncio.subprocess.Process] = {}
+        self.lists: dict[str, list[str]] = {}
+        self.all: list[asyncio.subprocess.Process] = []
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.kill_all()
+
+    async def start(self, count: int = 1) -> None:
+        """Start count consumers; return once each has printed READY."""
+        for _ in range(count):
+            process = await asyncio.create_subprocess_exec(
+                *self.args, stdout=asyncio.subprocess.PIPE
+            )
+            self.all.append(process)
+            words = (await asyncio.wait_for(process.stdout.readline(), BOUND)).decode().split()
+            assert words[:1] == ["READY"], words
+            self.live[words[1]] = process
+            self.lists[words[1]] = words[1:]
+
+    async def kill(self, processing: str) -> list[str]:
+        """SIGKILL the consumer known by this processing list; return all its lists."""
+        process = self.live.pop(processing)
+        process.kill()
+        await process.wait()
+        return self.lists.pop(processing)
+
+    async def stop(self) -> list[list[str]]:
+        """SIGTERM every live consumer; check each exits 0; return their STOPPED lines."""
+        for process in self.live.values():
+            process.send_signal(signal.SIGTERM)
+        lines = []
+        for process in self.live.values():
+            assert await asyncio.wait_for(process.wait(), BOUND) == 0
+            lines.append((await process.stdout.read()).decode().split())
+        self.live.clear()
+        self.lists.clear()
+        return lines
+
+    async def kill_all(self) -> None:
+        """SIGKILL whatever still runs (the way out of a failed test)."""
+        for process in self.all:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+            await process.wait()

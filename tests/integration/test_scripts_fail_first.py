@@ -1,0 +1,230 @@
+"""Every script fails before its first write: a refused command or a wrong-type key changes nothing.
+
+Each script runs on a scenario that makes it write; then it runs again on the same scenario
+under an ACL user missing one of the commands its source names (each in turn), and with each
+of its keys holding a value of the wrong type: the script fails and every key is as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import redis
+
+from aiopyrq import _scripts
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from tests.harness import RedisServer
+
+pytestmark = pytest.mark.redis
+
+Keys = list[str]
+FILL = {"list": "rpush", "set": "sadd"}
+PASSWORD = "any"  # noqa: S105 - the test user has nopass
+
+
+def pack(*items: str) -> bytes:
+    return _scripts.pack(list(items))
+
+
+def scenario(
+    *contents: tuple[str, Any], args: Callable[[Keys], list[Any]] = lambda _: []
+) -> tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]:
+    """Keys of these types and contents (a callable gets the key names), and the arguments."""
+    return list(contents), args
+
+
+# One scenario per script: what its keys hold, its arguments; each makes the script write.
+SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] = {
+    "queue_add-1": scenario(("list", ["a"]), args=lambda _: [pack("x", "y")]),
+    "queue_get-3": scenario(
+        ("list", ["a", "b", "c"]),
+        ("list", ["p"]),
+        ("hash", lambda k: {k[1]: 1}),
+        args=lambda _: [2, 1],
+    ),
+    "unique_get-4": scenario(
+        ("list", ["a", "b", "c"]),
+        ("set", ["a", "b", "c"]),
+        ("list", ["p"]),
+        ("hash", lambda k: {k[2]: 1}),
+        args=lambda _: [2, 1, "p"],
+    ),
+    "queue_ack-3": scenario(
+        ("list", ["a", "b", "c"]),
+        ("hash", lambda k: {k[0]: 1}),
+        ("hash", {"a": 1}),
+        args=lambda _: [pack("a", "b", "c")],
+    ),
+    "queue_reject-5": scenario(
+        ("list", ["q"]),
+        ("list", ["a", "b"]),
+        ("hash", lambda k: {k[1]: 1}),
+        ("hash", {"a": 1}),
+        ("list", ["x"]),
+        args=lambda _: [2, pack("a", "b")],
+    ),
+    "unique_reject-6": scenario(
+        ("list", ["q"]),
+        ("set", ["q"]),
+        ("list", ["a", "b", "q"]),
+        ("hash", lambda k: {k[2]: 1}),
+        ("hash", {"a": 1}),
+        ("list", ["x"]),
+        args=lambda _: [2, pack("a", "b", "q")],
+    ),
+    "queue_recover-5": scenario(
+        ("list", ["q"]),
+        ("list", ["a", "b"]),
+        ("hash", lambda k: {k[1]: 1}),
+        ("hash", {"a": 1}),
+        ("list", ["x"]),
+        args=lambda _: [10, 2],
+    ),
+    "unique_recover-6": scenario(
+        ("list", ["q"]),
+        ("set", ["q"]),
+        ("list", ["a", "q", "a"]),
+        ("hash", lambda k: {k[2]: 1}),
+        ("hash", {"a": 1}),
+        ("list", ["x"]),
+        args=lambda _: [10, 2],
+    ),
+    "queue_requeue-3": scenario(
+        ("list", ["q"]), ("list", ["a", "b"]), ("hash", {"a": 1}), args=lambda _: [pack()]
+    ),
+    "unique_requeue-4": scenario(
+        ("list", ["q"]),
+        ("set", ["q"]),
+        ("list", ["a", "q"]),
+        ("hash", {"a": 1}),
+        args=lambda _: [pack()],
+    ),
+    "queue_heartbeat-2": scenario(("list", ["a"]), ("hash", lambda k: {k[0]: 1})),
+    "queue_purge-1": scenario(("list", ["a"])),
+    "queue_delete-1": scenario(("list", ["a", "b", "a"]), args=lambda _: [0, pack("a")]),
+    "queue_drop-2": scenario(("list", ["a"]), ("hash", lambda k: {k[0]: 1}), args=lambda _: [10]),
+    "queue_reset-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
+    "queue_rollback-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
+    "unique_add-2": scenario(("list", ["q"]), ("set", ["q"]), args=lambda _: [pack("x", "q")]),
+    "unique_delete-2": scenario(
+        ("list", ["q", "x"]), ("set", ["q", "x"]), args=lambda _: [pack("q")]
+    ),
+    "pool_add-2": scenario(("zset", {"a": 1}), ("list", ["1"]), args=lambda _: [pack("x")]),
+    "pool_get-1": scenario(("zset", {"a": 1, "b": 2}), args=lambda _: [5, 60]),
+    "pool_ack-1": scenario(("zset", {"a": 4102444800.1}), args=lambda _: [60, pack("a")]),
+    "pool_remove-1": scenario(("zset", {"a": 4102444800.1}), args=lambda _: [pack("a")]),
+    "pool_count_due-1": scenario(("zset", {"a": 1})),
+    "pool_next_due-1": scenario(("zset", {"a": 1})),
+}
+
+# Keys a script names without touching them as keys: a wrong type there is no error.
+NOT_TOUCHED = {("queue_heartbeat-2", 0)}  # the processing list: a field of the timeouts hash
+
+QUOTED = re.compile(r"'([A-Z]+)'")
+
+
+@pytest.fixture(scope="module")
+def admin(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    with redis.Redis.from_url(redis_server.url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def known_commands(admin: redis.Redis) -> dict[str, bool]:
+    """The server's commands, upper case -> whether the command writes."""
+    info = admin.command()
+    return {name.upper(): "write" in {str(f) for f in each["flags"]} for name, each in info.items()}
+
+
+def commands_of(script: _scripts.Script, known: dict[str, bool]) -> list[str]:
+    """The Redis commands the script's expanded source names."""
+    return sorted({word for word in QUOTED.findall(script.source) if word in known})
+
+
+def build(admin: redis.Redis, name: str, tag: str) -> tuple[Keys, list[Any]]:
+    """Write the scenario of the script under keys of its own; return the keys and arguments."""
+    contents, args = SCENARIOS[name]
+    keys = [f"fail-first:{tag}:{name}:{{k}}{i}" for i in range(len(contents))]
+    admin.delete(*keys)
+    for key, (kind, content) in zip(keys, contents, strict=True):
+        value = content(keys) if callable(content) else content
+        if kind == "hash":
+            admin.hset(key, mapping=value)
+        elif kind == "zset":
+            admin.zadd(key, value)
+        else:
+            getattr(admin, FILL[kind])(key, *value)
+    return keys, args(keys)
+
+
+def state(admin: redis.Redis, keys: Keys) -> list[tuple[Any, Any]]:
+    return [(admin.type(key), admin.dump(key)) for key in keys]
+
+
+def test_every_script_has_a_scenario():
+    """The scenarios cover every script the package ships."""
+    shipped = {path.stem for path in _scripts.resources.files("aiopyrq").joinpath("lua").iterdir()}
+    assert set(SCENARIOS) == {name for name in shipped if not name.startswith("__")} - {"includes"}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_refused_command_changes_nothing(admin, known_commands, redis_server, name):
+    """Under a user missing any command the script uses, it fails naming it; no key changes."""
+    script = _scripts.load(name)
+    admin.script_load(script.source)
+    keys, args = build(admin, name, "ok")
+    before = state(admin, keys)
+    admin.evalsha(script.sha, len(keys), *keys, *args)
+    commands = commands_of(script, known_commands)
+    if any(known_commands[command] for command in commands):
+        assert state(admin, keys) != before, "the scenario makes the script write"
+    assert len(commands) >= 1
+    user = f"fail-first-{name}"
+    try:
+        for command in commands:
+            admin.acl_setuser(
+                user,
+                enabled=True,
+                nopass=True,
+                keys=["*"],
+                channels=["*"],
+                commands=["+@all", f"-{command.lower()}"],
+                reset=True,
+            )
+            keys, args = build(admin, name, command)
+            before = state(admin, keys)
+            limited = redis.Redis.from_url(redis_server.url, username=user, password=PASSWORD)
+            with (
+                limited,
+                pytest.raises(redis.exceptions.NoPermissionError, match=rf"\b{command}\b"),
+            ):
+                limited.evalsha(script.sha, len(keys), *keys, *args)
+            assert state(admin, keys) == before, command
+            admin.delete(*keys)
+    finally:
+        admin.acl_deluser(user)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_wrong_type_key_changes_nothing(admin, name):
+    """With any one key of the wrong type, the script fails and no key changes."""
+    script = _scripts.load(name)
+    admin.script_load(script.source)
+    for wrong in range(script.numkeys):
+        keys, args = build(admin, name, f"type{wrong}")
+        admin.delete(keys[wrong])
+        admin.set(keys[wrong], "not a structure")
+        before = state(admin, keys)
+        if (name, wrong) in NOT_TOUCHED:
+            admin.evalsha(script.sha, len(keys), *keys, *args)
+            assert admin.get(keys[wrong]) == b"not a structure"
+        else:
+            with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+                admin.evalsha(script.sha, len(keys), *keys, *args)
+            assert state(admin, keys) == before, wrong
+        admin.delete(*keys)
