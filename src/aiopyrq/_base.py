@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import itertools
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,9 @@ _ITEM_TYPES = frozenset({str, bytes, int, float})
 SHARED_ITEMS = 10
 """A script call of up to this many items may share a round trip with other small calls; a
 larger one goes alone, so that Redis works on it while the client handles other replies."""
+
+FORGET_PER_CALL = 8
+"""How many keys of earlier calls (whose replies came back) one call deletes, at most."""
 
 
 def check_name(name: object) -> str:
@@ -129,6 +134,9 @@ class Structure:
         self.redis: Redis | RedisCluster = redis
         self.keys = QueueKeys(self.name, cluster=isinstance(redis, RedisCluster))
         self._owns_client = False
+        prefix = os.urandom(6).hex()  # call ids: unique to this object, then counted
+        self._call_ids = map(f"{prefix}-{{:x}}".format, itertools.count())
+        self._replied: list[str] = []  # keys of calls whose replies came back: to delete
         encoder = redis.get_encoder()
         self._encoding: tuple[str, str] = (encoder.encoding, encoder.encoding_errors)
         self._durability: Durability | None = from_options(
@@ -201,11 +209,31 @@ class Structure:
         items: int = 1,
     ) -> Any:  # noqa: ANN401 - the script's reply
         """Run one script of so many items; after a write, wait for the replicas if asked."""
-        call = script.call(keys, args)
+        call = self._call(script, keys, args)
         if write and self._durability is not None:
-            return (await _transport.run_all(self.redis, [call], self._durability))[0]
-        return await _transport.run(self.redis, call, shared=items <= SHARED_ITEMS)
+            reply = (await _transport.run_all(self.redis, [call], self._durability))[0]
+        else:
+            reply = await _transport.run(self.redis, call, shared=items <= SHARED_ITEMS)
+        if call.call_key is not None:
+            self._replied.append(call.call_key)
+        return reply
 
     async def _write(self, calls: Sequence[_scripts.Call], *, write: bool = True) -> list[Any]:
         """Send calls in one round trip; after writes, wait for the replicas if asked."""
-        return await _transport.run_all(self.redis, calls, self._durability if write else None)
+        replies = await _transport.run_all(self.redis, calls, self._durability if write else None)
+        self._replied += [call.call_key for call in calls if call.call_key is not None]
+        return replies
+
+    def _call(
+        self, script: _scripts.Script, keys: Sequence[str], args: Sequence[EncodableT]
+    ) -> _scripts.Call:
+        """The call of a script; one that changes state gets a call key of its own.
+
+        The call also deletes the keys of a few earlier calls whose replies came back: they
+        will not be sent again, so their replies need not be kept.
+        """
+        if not script.once:
+            return script.call(keys, args)
+        forget = self._replied[:FORGET_PER_CALL]
+        del self._replied[:FORGET_PER_CALL]
+        return script.call(keys, args, [self.keys.call(next(self._call_ids)), *forget])

@@ -116,6 +116,10 @@ class QueueKeys:
         """The lock that lets one consumer at a time recover the others' items."""
         return f"{self.queue}-recovery-lock"
 
+    def call(self, call_id: str) -> str:
+        """The key that keeps the reply of one call for a retry of the same call."""
+        return f"{self.queue}-call-{call_id}"
+
     def processing(self, consumer_id: str) -> str:
         """The list of the items a consumer holds."""
         return f"{self.queue}-processing-{consumer_id}"

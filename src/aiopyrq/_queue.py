@@ -169,9 +169,9 @@ class Queue(Structure):
             count: The most items to take.
             wait: If the queue is empty, block up to this many seconds for an item, and
                 return as soon as one comes (with whatever else is waiting then, up to
-                count). The wait is one blocking Redis command, not a polling loop; a task
-                cancelled while waiting loses nothing: an item already moved is in this
-                consumer's processing list, where recovery finds it.
+                count). The wait is one blocking Redis command, not a polling loop, that
+                moves nothing: a task cancelled while waiting loses nothing, and the
+                items are taken by the same script as without a wait.
 
         Returns:
             The items (``str``, or ``bytes`` from a client that does not decode); an empty
@@ -200,25 +200,27 @@ class Queue(Structure):
                 items = [] if taken else await self._take(count, renew=True)
                 if items:
                     return items
-                moved = await self._read(
+                # Block until the queue has an item, moving nothing (the last item goes
+                # back where it was), so that a retried command takes nothing twice.
+                woken = await self._read(
                     "BLMOVE",
                     self.keys.queue,
-                    self.processing_queue_name,
+                    self.keys.queue,
                     "RIGHT",
-                    "LEFT",
+                    "RIGHT",
                     self._block_for(left),
                 )
-                if moved is not None:
-                    return [moved, *await self._take(count - 1, renew=True, moved=moved)]
+                items = [] if woken is None else await self._take(count, renew=True)
+                if items:
+                    return items
             finally:
                 turns.leave()
-            taken = True
+            taken = True  # found empty just now, or taken by another consumer
         return []
 
-    async def _take(self, count: int, *, renew: bool, moved: Any = None) -> Any:  # noqa: ANN401
+    async def _take(self, count: int, *, renew: bool) -> Any:  # noqa: ANN401
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-        args = [count, int(renew)] if moved is None else [count, int(renew), moved]
-        return await self._script(self._get, keys, args, write=False, items=count)
+        return await self._script(self._get, keys, [count, int(renew)], write=False, items=count)
 
     async def heartbeat(self) -> None:
         """Renew this consumer's lease: recovery leaves its items alone while it is alive.
@@ -346,12 +348,12 @@ class Queue(Structure):
 
     def _recovery(self, processing: str, max_age: int, *, drop: bool) -> _scripts.Call:
         if drop:
-            return self._drop.call([processing, self.keys.timeouts], [max_age])
+            return self._call(self._drop, [processing, self.keys.timeouts], [max_age])
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
         keys = self._return_keys(processing)
-        return self._recover_list.call(keys, [max_age, max_deliveries])
+        return self._call(self._recover_list, keys, [max_age, max_deliveries])
 
     def _return_keys(self, processing: str) -> list[str]:
         """The keys of the scripts that return a processing list's items (reject, requeue)."""

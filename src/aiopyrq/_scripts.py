@@ -5,6 +5,12 @@
 A script file is named ``<structure>_<verb>-<number of keys>.lua``. A line
 ``--- @include "includes/x"`` is replaced by ``lua/includes/x.lua``; an include
 reached twice through other includes is kept once.
+
+A script that changes state runs inside ``lua/wrap/once.lua``: each call carries a key
+of its own after the script's keys, where the reply is kept for ``CALL_TTL_MS``, so that
+the same call sent again (a retry after a lost reply, a cluster redirection) returns the
+first reply and changes nothing more. A script that changes nothing says so with a line
+``--- @no-writes`` and runs as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ if TYPE_CHECKING:
     from aiopyrq._base import Item
 
 _INCLUDE = re.compile(r'^--- @include "([^"]+)"[ \t]*$', re.MULTILINE)
+_NO_WRITES = re.compile(r"^--- @no-writes[ \t]*$", re.MULTILINE)
+CALL_TTL_MS = 60_000
+"""How long a call's reply is kept for a retry of the same call, in milliseconds."""
 _NAME = re.compile(r"^\w+-(\d+)$")
 _ARRAY = b"\xdd"  # msgpack: an array of up to 2**32 - 1 elements, its length on 4 bytes
 _STRING16 = b"\xda"  # msgpack: a string of up to 2**16 - 1 bytes, its length on 2 bytes
@@ -79,23 +88,44 @@ def expand(path: str, read: Any = _read) -> str:  # noqa: ANN401 - a callable, f
 
 @dataclass(frozen=True)
 class Script:
-    """One Lua script, called by its SHA1."""
+    """One Lua script, called by its SHA1.
+
+    Attributes:
+        name: The file's name, without ``.lua``.
+        source: What Redis runs: the file with its includes, in the call wrapper if once.
+        sha: The SHA1 of the source.
+        numkeys: How many keys of its own the script takes.
+        once: The script changes state: each call names a call key after its own keys.
+    """
 
     name: str
     source: str
     sha: str
     numkeys: int
+    once: bool = False
 
-    def call(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Call:
+    def call(
+        self, keys: Sequence[str], args: Sequence[EncodableT], calls: Sequence[str] = ()
+    ) -> Call:
         """Return the EVALSHA call of this script with these keys and arguments.
 
+        Args:
+            keys: The script's own keys.
+            args: Its arguments.
+            calls: A script that changes state: this call's key, then the keys of earlier
+                calls whose replies came back, to delete.
+
         Raises:
-            ValueError: The number of keys is not the script's.
+            ValueError: The number of keys is not the script's, or the call keys are
+                missing where the script needs them (or given where it does not).
         """
         if len(keys) != self.numkeys:
             msg = f"{self.name} takes {self.numkeys} keys, got {len(keys)}"
             raise ValueError(msg)
-        return Call(("EVALSHA", self.sha, self.numkeys, *keys, *args), self)
+        if bool(calls) != self.once:
+            msg = f"{self.name} takes {'a' if self.once else 'no'} call key"
+            raise ValueError(msg)
+        return Call(("EVALSHA", self.sha, len(keys) + len(calls), *keys, *calls, *args), self)
 
 
 @dataclass(frozen=True)
@@ -109,6 +139,13 @@ class Call:
     def key(self) -> str:
         """The first key the call touches: on a cluster, it names the slot."""
         return str(self.args[3] if self.script is not None else self.args[1])
+
+    @property
+    def call_key(self) -> str | None:
+        """The key that keeps this call's reply, for a script that changes state."""
+        if self.script is None or not self.script.once:
+            return None
+        return str(self.args[3 + self.script.numkeys])
 
 
 def pack(items: Sequence[Item], encoding: str = "utf-8", errors: str = "strict") -> bytes:
@@ -155,6 +192,11 @@ def load(name: str) -> Script:
     if match is None:
         msg = f"script name {name!r} does not end in -<number of keys>"
         raise ValueError(msg)
-    source = expand(name)
+    source, numkeys = expand(name), int(match.group(1))
+    once = _NO_WRITES.search(source) is None
+    if once:
+        wrapper = expand("wrap/once").replace("@numkeys", str(numkeys))
+        wrapper = wrapper.replace("@ttl", str(CALL_TTL_MS))
+        source = wrapper.replace("--- @script", source.rstrip("\n"))
     sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-    return Script(name, source, sha, int(match.group(1)))
+    return Script(name, source, sha, numkeys, once)

@@ -83,7 +83,7 @@ def test_script_includes_are_expanded_once(name):
 def test_sha_is_sha1_of_expanded_source(name):
     """A script's SHA is the SHA1 of its expanded source, which EVALSHA needs."""
     script = _scripts.load(name)
-    assert script.source == _scripts.expand(name)
+    assert _scripts.expand(name).rstrip("\n") in script.source
     assert script.sha == hashlib.sha1(script.source.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -114,9 +114,34 @@ def test_call_checks_key_count(name):
         script.call(keys[:-1], ["x"])
     with pytest.raises(ValueError, match=f"takes {script.numkeys} keys, got {script.numkeys + 1}"):
         script.call([*keys, "extra"], [])
-    call = script.call(keys, ["x", 1])
-    assert call.args == ("EVALSHA", script.sha, script.numkeys, *keys, "x", 1)
+    calls = ["call-1", "call-0"] if script.once else []
+    call = script.call(keys, ["x", 1], calls)
+    assert call.args == ("EVALSHA", script.sha, len(keys) + len(calls), *keys, *calls, "x", 1)
     assert call.script is script
+    assert call.call_key == (calls[0] if script.once else None)
+    with pytest.raises(ValueError, match="call key"):
+        script.call(keys, [], [] if script.once else ["call-1"])
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_scripts_that_write_run_once_per_call(name):
+    """Every script runs in the call wrapper, but those that say they change nothing."""
+    script = _scripts.load(name)
+    body = _scripts.expand(name)
+    assert script.once == ("--- @no-writes" not in body)
+    if script.once:
+        assert body.rstrip("\n") in script.source
+        assert f"local own_keys = {script.numkeys}\n" in script.source
+        assert f"'PX', {_scripts.CALL_TTL_MS})" in script.source
+        assert "@" not in script.source.replace(body, "")  # every placeholder filled
+    else:
+        assert script.source == body
+
+
+def test_scripts_that_change_nothing():
+    """Only the Pool's two read scripts run outside the wrapper."""
+    plain = [name for name in SCRIPT_NAMES if not _scripts.load(name).once]
+    assert plain == ["pool_count_due-1", "pool_next_due-1"]
 
 
 def fake_reader(texts: dict[str, str]):

@@ -7,6 +7,7 @@
   Output:
     the count
 ]]
+--- @no-writes
 local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/now"

@@ -7,6 +7,7 @@
   Output:
     seconds until the earliest score, as a string (<= 0: due now); -1 if empty
 ]]
+--- @no-writes
 local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/now"

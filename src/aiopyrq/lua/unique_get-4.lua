@@ -9,8 +9,6 @@
     ARGV[1] how many items to take, >= 0
     ARGV[2] 1: renew the lease even if the consumer holds nothing; 0: only if
             it holds items
-    ARGV[3..] items BLMOVE moved into the processing list already: no longer
-            waiting either
 
   Output:
     the items taken, oldest first
@@ -22,8 +20,6 @@ local rcall = redis.call
 
 ready({ 'TYPE', 'TIME', 'LLEN', 'HSET', 'RPOP', 'LPUSH', 'SREM' })
 check_types({ KEYS[2], 'set' })
-local moved = { unpack(ARGV, 3) }
 return take(KEYS[1], KEYS[3], KEYS[4], tonumber(ARGV[1]), ARGV[2] == '1', function(items)
   push_all('SREM', KEYS[2], items)
-  push_all('SREM', KEYS[2], moved)
 end)
