@@ -34,6 +34,11 @@ SHARED_ITEMS = 10
 """A script call of up to this many items may share a round trip with other small calls; a
 larger one goes alone, so that Redis works on it while the client handles other replies."""
 
+CHUNK_ITEMS = 1_000
+"""The most items one script call adds or takes. A larger add or get is split into calls of
+this many, each atomic on its own, so that no script holds Redis for more than a few
+milliseconds, however large the call."""
+
 FORGET_PER_CALL = 8
 """How many keys of earlier calls (whose replies came back) one call deletes, at most."""
 
@@ -67,6 +72,25 @@ def check_items(items: Iterable[Item]) -> list[Item]:
         if type(item) not in _ITEM_TYPES:  # the exact types pass at once; the rest are looked at
             check_item(item)
     return checked
+
+
+def check_decodes(item: bytes, encoding: str, errors: str) -> None:
+    """Refuse bytes that a client decoding replies with this encoding could not read back."""
+    try:
+        item.decode(encoding, errors)
+    except UnicodeDecodeError as error:
+        msg = (
+            f"item {item[:40]!r} is not {encoding}: this client decodes replies, so it could "
+            "not read the item back (use a client with decode_responses=False for binary items)"
+        )
+        raise ValueError(msg) from error
+
+
+def chunked(items: list[Item]) -> list[list[Item]]:
+    """The items in chunks of at most CHUNK_ITEMS, in order."""
+    if len(items) <= CHUNK_ITEMS:
+        return [items]
+    return [items[i : i + CHUNK_ITEMS] for i in range(0, len(items), CHUNK_ITEMS)]
 
 
 def check_int(value: object, what: str, *, minimum: int = 0) -> int:
@@ -139,6 +163,7 @@ class Structure:
         self._replied: list[str] = []  # keys of calls whose replies came back: to delete
         encoder = redis.get_encoder()
         self._encoding: tuple[str, str] = (encoder.encoding, encoder.encoding_errors)
+        self._decodes = bool(encoder.decode_responses)
         self._durability: Durability | None = from_options(
             durability,
             synced_slaves_enabled=synced_slaves_enabled,
@@ -183,6 +208,23 @@ class Structure:
     ) -> None:
         """Close what ``from_url`` opened."""
         await self.aclose()
+
+    def _new_items(self, items: Iterable[Item]) -> list[Item]:
+        """Check items to add: the accepted types, and bytes this client can read back.
+
+        A client that decodes replies could not read an item that does not decode.
+
+        Raises:
+            TypeError: An item is not str, bytes, int or float.
+            ValueError: An item is bytes the client could not decode when it reads it back.
+        """
+        checked = check_items(items)
+        if self._decodes:
+            encoding, errors = self._encoding
+            for item in checked:
+                if type(item) is bytes:
+                    check_decodes(item, encoding, errors)
+        return checked
 
     def _pack(self, items: Sequence[Item]) -> bytes:
         """Pack checked items for a script, encoded as this client encodes arguments."""

@@ -6,7 +6,15 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiopyrq import _scripts
-from aiopyrq._base import Structure, check_int, check_item, check_items, check_wait
+from aiopyrq._base import (
+    CHUNK_ITEMS,
+    Structure,
+    check_int,
+    check_item,
+    check_items,
+    check_wait,
+    chunked,
+)
 from aiopyrq._types import register
 
 if TYPE_CHECKING:
@@ -116,10 +124,10 @@ class Pool(Structure):
 
     async def add_items(self, items: Iterable[Item]) -> None:
         """Add items, due now, in one script call."""
-        checked = check_items(items)
-        if checked:
-            keys = [self.keys.queue, self.keys.wakeup]
-            await self._script(self._add, keys, [self._pack(checked)], items=len(checked))
+        keys = [self.keys.queue, self.keys.wakeup]
+        for chunk in chunked(self._new_items(items)):
+            if chunk:
+                await self._script(self._add, keys, [self._pack(chunk)], items=len(chunk))
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Hand out up to count due items, earliest due first.
@@ -140,15 +148,27 @@ class Pool(Structure):
             return []
         deadline = time.monotonic() + (0.0 if wait is None else check_wait(wait))
         while True:
-            items: list[Any] = await self._script(
-                self._get, [self.keys.queue], [count, self.ack_ttl], write=False, items=count
-            )
+            items = await self._hand_out(count)
             left = deadline - time.monotonic()
             if items or left <= 0:
                 return items
             due_in = float(await self._script(self._next_due, [self.keys.queue], [], write=False))
             block = min(left, _POLL if due_in < 0 else max(due_in, 0.01), _POLL)
             await self._read("BLPOP", self.keys.wakeup, self._block_for(block))
+
+    async def _hand_out(self, count: int) -> list[Any]:
+        """Hand out up to count due items, in calls of at most CHUNK_ITEMS."""
+        handed: list[Any] = []
+        while True:
+            want = min(count - len(handed), CHUNK_ITEMS)
+            items: list[Any] = await self._script(
+                self._get, [self.keys.queue], [want, self.ack_ttl], write=False, items=want
+            )
+            if count <= CHUNK_ITEMS:
+                return items
+            handed += items
+            if len(items) < want or len(handed) == count:
+                return handed
 
     async def get_all_items(self) -> list[Any]:
         """Hand out every due item, ``chunk_size`` per script call."""

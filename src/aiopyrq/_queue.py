@@ -6,7 +6,15 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiopyrq import _scripts
-from aiopyrq._base import Structure, check_int, check_item, check_items, check_wait
+from aiopyrq._base import (
+    CHUNK_ITEMS,
+    Structure,
+    check_int,
+    check_item,
+    check_items,
+    check_wait,
+    chunked,
+)
 from aiopyrq._keys import new_consumer_id
 from aiopyrq._turns import turns_of
 from aiopyrq._types import register
@@ -156,11 +164,11 @@ class Queue(Structure):
         Raises:
             TypeError: An item is not str, bytes, int or float.
         """
-        checked = check_items(items)
-        if checked:
-            await self._script(
-                self._add, [self.keys.queue], [self._pack(checked)], items=len(checked)
-            )
+        for chunk in chunked(self._new_items(items)):
+            if chunk:
+                await self._script(
+                    self._add, [self.keys.queue], [self._pack(chunk)], items=len(chunk)
+                )
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Take up to ``count`` items, oldest first, into this consumer's processing list.
@@ -218,9 +226,18 @@ class Queue(Structure):
             taken = True  # found empty just now, or taken by another consumer
         return []
 
-    async def _take(self, count: int, *, renew: bool) -> Any:  # noqa: ANN401
+    async def _take(self, count: int, *, renew: bool) -> list[Any]:
+        """Take up to count items, in calls of at most CHUNK_ITEMS."""
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-        return await self._script(self._get, keys, [count, int(renew)], write=False, items=count)
+        taken: list[Any] = []
+        while True:
+            want = min(count - len(taken), CHUNK_ITEMS)
+            items = await self._script(self._get, keys, [want, int(renew)], write=False, items=want)
+            if count <= CHUNK_ITEMS:
+                return items  # type: ignore[no-any-return]
+            taken += items
+            if len(items) < want or len(taken) == count:
+                return taken
 
     async def heartbeat(self) -> None:
         """Renew this consumer's lease: recovery leaves its items alone while it is alive.

@@ -112,7 +112,7 @@ class ShardedQueue:
 
     async def add_items(self, items: Iterable[Item]) -> None:
         """Spread items over the shards: one call per shard, all at once."""
-        checked = check_items(items)
+        checked = self.shards[0]._new_items(items)  # noqa: SLF001 - every shard checks alike
         start = next(self._next)
         parts: defaultdict[int, list[Item]] = defaultdict(list)
         for position, item in enumerate(checked):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from aiopyrq import _scripts
-from aiopyrq._base import check_items
+from aiopyrq._base import check_items, chunked
 from aiopyrq._queue import Queue, check_count
 from aiopyrq._types import register
 
@@ -53,10 +53,10 @@ class UniqueQueue(Queue):
         Raises:
             TypeError: An item is not str, bytes, int or float.
         """
-        checked = check_items(items)
-        if checked:
-            args = [self._pack(checked)]
-            await self._script(self._add_unique, self._queue_keys(), args, items=len(checked))
+        for chunk in chunked(self._new_items(items)):
+            if chunk:
+                args = [self._pack(chunk)]
+                await self._script(self._add_unique, self._queue_keys(), args, items=len(chunk))
 
     async def delete_item(self, item: Item, count: int = 0) -> None:
         """Delete an item from the queue (``count`` as for Queue: it waits at most once)."""
