@@ -27,6 +27,15 @@ def items_named(count: int, prefix: str = "item") -> list[str]:
     return [f"{prefix}-{i}" for i in range(count)]
 
 
+def data_keys(keys) -> list:
+    """The keys that hold a structure's data, sorted: without the replies of its calls.
+
+    Every call that changes state leaves a key ``NAME-call-<id>`` holding its reply for a
+    retry of the same call (deleted by later calls, expiring after a minute).
+    """
+    return sorted(key for key in keys if "-call-" not in str(key))
+
+
 async def server_now(client) -> int:
     """The server's clock in whole unix seconds: the clock the scripts use."""
     seconds, _ = await client.time()

@@ -18,7 +18,7 @@ from redis.asyncio.cluster import RedisCluster
 from aiopyrq import Consumer, NotEnoughSyncedSlavesError, Pool, Queue, UniqueQueue
 from tests.failover_run import run_through_failover
 from tests.harness import ClusterServers
-from tests.helpers import age_lease
+from tests.helpers import age_lease, data_keys
 
 pytestmark = pytest.mark.redis
 
@@ -58,9 +58,9 @@ async def cc(cluster):
 
 
 async def keys_on(server, pattern: str) -> set[str]:
-    """The keys matching pattern on one node, asked directly."""
+    """The data keys matching pattern on one node, asked directly (no call replies)."""
     async with redis.asyncio.Redis.from_url(server.url, decode_responses=True) as node:
-        return set(await node.keys(pattern))
+        return set(data_keys(await node.keys(pattern)))
 
 
 async def replica_of(cluster, master):
@@ -159,7 +159,7 @@ async def test_standalone_names_unchanged(client, plain):
     await queue.add_items(["a", "b"])
     assert await queue.get_items(1) == ["a"]
     expected = {plain, f"{plain}-unique", f"{plain}-processing-{queue.client_id}"}
-    assert set(await client.keys(f"*{plain}*")) == {*expected, f"{plain}-timeouts"}
+    assert set(data_keys(await client.keys(f"*{plain}*"))) == {*expected, f"{plain}-timeouts"}
     await client.delete(*expected, f"{plain}-timeouts")
 
 
@@ -220,7 +220,7 @@ async def test_every_queue_operation(cc, plain, kind):
     assert await first.get_dead_count() == 0
     assert await first.purge_dead_items() == 0
     await cc.delete(first.keys.recovery_lock)
-    assert await cc.keys(f"*{plain}*", target_nodes=RedisCluster.PRIMARIES) == []
+    assert data_keys(await cc.keys(f"*{plain}*", target_nodes=RedisCluster.PRIMARIES)) == []
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -235,7 +235,7 @@ async def test_waiting_get(cc, plain, kind):
     await producer.add_items(["a", "b"])
     assert await asyncio.wait_for(waiting, BOUND) == ["a", "b"]
     await consumer.ack_items(["a", "b"])
-    assert await cc.keys(f"*{plain}*", target_nodes=RedisCluster.PRIMARIES) == []
+    assert data_keys(await cc.keys(f"*{plain}*", target_nodes=RedisCluster.PRIMARIES)) == []
 
 
 async def test_every_pool_operation(cc, plain):
@@ -309,7 +309,7 @@ async def test_consumers_on_the_cluster(cluster, plain, kind):
         assert sorted(handled) == sorted(items)
         assert sum(c.stats.acked for c in consumers) == len(items)
         assert sum(c.stats.failed for c in consumers) == len(failed_once) == 30
-        left = await clients[0].keys(f"*{plain}*", target_nodes=RedisCluster.PRIMARIES)
+        left = data_keys(await clients[0].keys(f"*{plain}*", target_nodes=RedisCluster.PRIMARIES))
         assert set(left) <= {f"{{{plain}}}-recovery-lock"}  # expires by itself
     finally:
         for client in clients:

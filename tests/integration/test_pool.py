@@ -266,7 +266,8 @@ async def test_batch_operations_are_one_command_each(client, name):
     added = delta(before, await command_calls(client))
     assert added.get("evalsha") == 1
     wake_up = {"lpush", "ltrim", "pexpire"}
-    assert set(added) <= {"evalsha", "type", "time", "zadd", *wake_up}
+    kept = {"get", "set", "del"}  # the call's reply kept for a retry, earlier ones deleted
+    assert set(added) <= {"evalsha", "type", "time", "zadd", *wake_up, *kept}
     assert await pool.get_count() == 1000
 
     assert len(await pool.get_all_items()) == 1000
@@ -274,13 +275,13 @@ async def test_batch_operations_are_one_command_each(client, name):
     await pool.ack_items(ITEMS[:500])
     acked = delta(before, await command_calls(client))
     assert acked.get("evalsha") == 1
-    assert set(acked) <= {"evalsha", "type", "time", "zscore", "zadd"}
+    assert set(acked) <= {"evalsha", "type", "time", "zscore", "zadd", *kept}
 
     before = await command_calls(client)
     await pool.remove_items(ITEMS)
     removed = delta(before, await command_calls(client))
     assert removed.get("evalsha") == 1
-    assert set(removed) <= {"evalsha", "type", "zscore", "zrem"}
+    assert set(removed) <= {"evalsha", "type", "zscore", "zrem", *kept}
     assert await pool.get_count() == 500
 
     before = await command_calls(client)

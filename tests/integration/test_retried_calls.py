@@ -18,7 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from aiopyrq import Pool, Queue, UniqueQueue
-from aiopyrq.testing import RedisServer
+from tests.harness import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Iterator

@@ -147,10 +147,14 @@ def commands_of(script: _scripts.Script, known: dict[str, bool]) -> list[str]:
 
 
 def build(admin: redis.Redis, name: str, tag: str) -> tuple[Keys, list[Any]]:
-    """Write the scenario of the script under keys of its own; return the keys and arguments."""
+    """Write the scenario of the script under keys of its own; return the keys and arguments.
+
+    A script that changes state gets its call key too, last (see lua/wrap/once.lua).
+    """
     contents, args = SCENARIOS[name]
     keys = [f"fail-first:{tag}:{name}:{{k}}{i}" for i in range(len(contents))]
-    admin.delete(*keys)
+    calls = [f"fail-first:{tag}:{name}:{{k}}-call"] if _scripts.load(name).once else []
+    admin.delete(*keys, *calls)
     for key, (kind, content) in zip(keys, contents, strict=True):
         value = content(keys) if callable(content) else content
         if kind == "hash":
@@ -159,7 +163,7 @@ def build(admin: redis.Redis, name: str, tag: str) -> tuple[Keys, list[Any]]:
             admin.zadd(key, value)
         else:
             getattr(admin, FILL[kind])(key, *value)
-    return keys, args(keys)
+    return keys + calls, args(keys)
 
 
 def state(admin: redis.Redis, keys: Keys) -> list[tuple[Any, Any]]:
@@ -168,8 +172,8 @@ def state(admin: redis.Redis, keys: Keys) -> list[tuple[Any, Any]]:
 
 def test_every_script_has_a_scenario():
     """The scenarios cover every script the package ships."""
-    shipped = {path.stem for path in _scripts.resources.files("aiopyrq").joinpath("lua").iterdir()}
-    assert set(SCENARIOS) == {name for name in shipped if not name.startswith("__")} - {"includes"}
+    lua = _scripts.resources.files("aiopyrq").joinpath("lua")
+    assert set(SCENARIOS) == {p.name[:-4] for p in lua.iterdir() if p.name.endswith(".lua")}
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -215,10 +219,13 @@ def test_wrong_type_key_changes_nothing(admin, name):
     """With any one key of the wrong type, the script fails and no key changes."""
     script = _scripts.load(name)
     admin.script_load(script.source)
-    for wrong in range(script.numkeys):
+    for wrong in range(script.numkeys + script.once):
         keys, args = build(admin, name, f"type{wrong}")
         admin.delete(keys[wrong])
-        admin.set(keys[wrong], "not a structure")
+        if wrong < script.numkeys:
+            admin.set(keys[wrong], "not a structure")
+        else:  # the call key holds a reply, a string: a list there is of the wrong type
+            admin.rpush(keys[wrong], "not a reply")
         before = state(admin, keys)
         if (name, wrong) in NOT_TOUCHED:
             admin.evalsha(script.sha, len(keys), *keys, *args)

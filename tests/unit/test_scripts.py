@@ -231,9 +231,20 @@ NOT_COMMANDS = {"LIMIT", "WITHSCORES"}  # arguments of ZRANGEBYSCORE and ZRANGE
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_script_checks_every_command_it_uses(name):
     """A script calls ready() once, with exactly the commands its source names (ACL checks)."""
-    source = _scripts.load(name).source
+    source = _scripts.expand(name)  # the script's own source; the wrapper checks its own
     [listed] = READY.findall(source)
     checked = set(QUOTED.findall(listed))
     assert len(checked) == len(QUOTED.findall(listed)), "a command listed twice"
     rest = READY.sub("", source)
     assert checked == set(QUOTED.findall(rest)) - NOT_COMMANDS
+
+
+def test_call_wrapper_checks_the_commands_it_uses():
+    """The call wrapper checks its own commands before the script runs (ACL)."""
+    wrapper = _scripts.expand("wrap/once")
+    listed = re.search(r"for _, command in ipairs\(\{([^}]*)\}\)", wrapper)
+    assert listed is not None
+    checked = set(QUOTED.findall(listed.group(1)))
+    rest = wrapper.replace(listed.group(0), "")
+    assert checked == set(QUOTED.findall(rest)) - {"PX"}
+    assert wrapper.index("acl_check_cmd") < wrapper.index("run_script()\n")
