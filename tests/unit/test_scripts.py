@@ -247,4 +247,4 @@ def test_call_wrapper_checks_the_commands_it_uses():
     checked = set(QUOTED.findall(listed.group(1)))
     rest = wrapper.replace(listed.group(0), "")
     assert checked == set(QUOTED.findall(rest)) - {"PX"}
-    assert wrapper.index("acl_check_cmd") < wrapper.index("run_script()\n")
+    assert wrapper.index("acl_check_cmd") < wrapper.index("local reply = run_script()")
