@@ -39,6 +39,9 @@ CHUNK_ITEMS = 1_000
 this many, each atomic on its own, so that no script holds Redis for more than a few
 milliseconds, however large the call."""
 
+REMEMBERED_FAILURES = 64
+"""How many failed calls a structure remembers, to send again with the same call key."""
+
 FORGET_PER_CALL = 8
 """How many keys of earlier calls (whose replies came back) one call deletes, at most."""
 
@@ -161,6 +164,7 @@ class Structure:
         prefix = os.urandom(6).hex()  # call ids: unique to this object, then counted
         self._call_ids = map(f"{prefix}-{{:x}}".format, itertools.count())
         self._replied: list[str] = []  # keys of calls whose replies came back: to delete
+        self._failed: dict[tuple[EncodableT, ...], str] = {}  # a failed call -> its call key
         encoder = redis.get_encoder()
         self._encoding: tuple[str, str] = (encoder.encoding, encoder.encoding_errors)
         self._decodes = bool(encoder.decode_responses)
@@ -252,19 +256,44 @@ class Structure:
     ) -> Any:  # noqa: ANN401 - the script's reply
         """Run one script of so many items; after a write, wait for the replicas if asked."""
         call = self._call(script, keys, args)
-        if write and self._durability is not None:
-            reply = (await _transport.run_all(self.redis, [call], self._durability))[0]
-        else:
-            reply = await _transport.run(self.redis, call, shared=items <= SHARED_ITEMS)
+        try:
+            if write and self._durability is not None:
+                reply = (await _transport.run_all(self.redis, [call], self._durability))[0]
+            else:
+                reply = await _transport.run(self.redis, call, shared=items <= SHARED_ITEMS)
+        except BaseException:
+            self._remember_failed([call])
+            raise
         if call.call_key is not None:
             self._replied.append(call.call_key)
         return reply
 
     async def _write(self, calls: Sequence[_scripts.Call], *, write: bool = True) -> list[Any]:
         """Send calls in one round trip; after writes, wait for the replicas if asked."""
-        replies = await _transport.run_all(self.redis, calls, self._durability if write else None)
+        try:
+            replies = await _transport.run_all(self.redis, calls, self._durability if write else None)
+        except BaseException:
+            self._remember_failed(calls)
+            raise
         self._replied += [call.call_key for call in calls if call.call_key is not None]
         return replies
+
+    def _remember_failed(self, calls: Sequence[_scripts.Call]) -> None:
+        """Keep the call keys of calls that failed, for the same calls made again.
+
+        A call that failed may have run all the same (its reply lost on the way back). The
+        same call made again by its caller takes the same call key, and so gets the first
+        run's reply instead of running twice.
+        """
+        for call in calls:
+            if call.call_key is not None:
+                self._failed[call.identity] = call.call_key
+        while len(self._failed) > REMEMBERED_FAILURES:
+            del self._failed[next(iter(self._failed))]
+
+    def _forget_failed(self) -> None:
+        """Forget the failed calls: what they may have taken was given back since."""
+        self._failed.clear()
 
     def _call(
         self, script: _scripts.Script, keys: Sequence[str], args: Sequence[EncodableT]
@@ -276,6 +305,7 @@ class Structure:
         """
         if not script.once:
             return script.call(keys, args)
+        key = self._failed.pop((script.sha, *keys, *args), None) if self._failed else None
         forget = self._replied[:FORGET_PER_CALL]
         del self._replied[:FORGET_PER_CALL]
-        return script.call(keys, args, [self.keys.call(next(self._call_ids)), *forget])
+        return script.call(keys, args, [key or self.keys.call(next(self._call_ids)), *forget])

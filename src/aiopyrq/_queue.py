@@ -361,7 +361,10 @@ class Queue(Structure):
         leases: dict[Any, Any] = await self._read_hash(self.keys.timeouts)
         by_age = sorted(leases, key=lambda name: float(leases[name]), reverse=True)
         calls = [self._recovery(name, max_age, drop=drop) for name in by_age]
-        return sum(await self._write(calls)) if calls else 0
+        recovered = sum(await self._write(calls)) if calls else 0
+        if max_age == _ALL:
+            self._forget_failed()  # this consumer's items too: a failed get's among them
+        return recovered
 
     def _recovery(self, processing: str, max_age: int, *, drop: bool) -> _scripts.Call:
         if drop:
@@ -385,9 +388,9 @@ class Queue(Structure):
         Returns:
             How many items went back.
         """
-        return int(
-            (await self._write([self._requeue_call(self.processing_queue_name, _ALL, 0)]))[0]
-        )
+        released = await self._write([self._requeue_call(self.processing_queue_name, _ALL, 0)])
+        self._forget_failed()  # what failed gets may have taken went back too
+        return int(released[0])
 
     async def get_dead_count(self) -> int:
         """Return the number of dead letters."""

@@ -125,7 +125,8 @@ class Script:
         if bool(calls) != self.once:
             msg = f"{self.name} takes {'a' if self.once else 'no'} call key"
             raise ValueError(msg)
-        return Call(("EVALSHA", self.sha, len(keys) + len(calls), *keys, *calls, *args), self)
+        numkeys = len(keys) + len(calls)
+        return Call(("EVALSHA", self.sha, numkeys, *keys, *calls, *args), self, len(calls))
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,18 @@ class Call:
 
     args: tuple[EncodableT, ...]
     script: Script | None = None
+    calls: int = 0  # call keys after the script's own keys
 
     @property
     def key(self) -> str:
         """The first key the call touches: on a cluster, it names the slot."""
         return str(self.args[3] if self.script is not None else self.args[1])
+
+    @property
+    def identity(self) -> tuple[EncodableT, ...]:
+        """What makes two script calls the same call: the script, its keys, its arguments."""
+        own = 3 + (self.script.numkeys if self.script is not None else 0)
+        return (self.args[1], *self.args[3:own], *self.args[own + self.calls :])
 
     @property
     def call_key(self) -> str | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis.asyncio
+import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -54,6 +55,18 @@ async def retrying(own_server) -> AsyncIterator[redis.asyncio.Redis]:
         decode_responses=True,
         socket_timeout=TIMEOUT,
         retry=Retry(NoBackoff(), 100),
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def impatient(own_server) -> AsyncIterator[redis.asyncio.Redis]:
+    """A client that gives up on a reply after TIMEOUT and does not retry."""
+    client = redis.asyncio.Redis.from_url(
+        own_server.url, decode_responses=True, socket_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
     )
     try:
         yield client
@@ -243,3 +256,39 @@ async def test_replies_kept_for_retries_are_deleted_by_later_calls(steady, name)
     assert 1 <= len(kept) <= 3
     ttl = await steady.pttl(kept[0])
     assert 0 < ttl <= 60_000
+
+
+@pytest.mark.parametrize(
+    "call_of",
+    [(kind, call) for kind in (Queue, UniqueQueue) for call in QUEUE_CALLS],
+    ids=[f"{call}-{kind}" for kind in ("queue", "unique") for call in QUEUE_CALLS],
+)
+async def test_call_made_again_by_its_caller_has_the_effect_of_one(
+    own_server, impatient, steady, name, call_of
+):
+    """A call that failed with a timeout, made again by its caller, changes state once."""
+    kind, call = call_of
+    prepare, make = QUEUE_CALLS[call]
+    options = {"max_deliveries": 1} if "dead" in call else {}
+    once = kind(f"{name}-once", steady, **options)
+    again = kind(f"{name}-again", impatient, **options)
+    for queue in (once, again):
+        await prepare(queue)
+    expected = await make(once)
+    before = await runs(steady)
+    with pytest.raises(redis.exceptions.TimeoutError):
+        await stalled(own_server, impatient, make(again))
+    assert await sent_again(steady, before - 1), "the call did not run"  # ran once, reply lost
+    assert await make(again) == expected  # the caller's retry: the first run's reply
+    assert await state(steady, again) == await state(steady, once)
+
+
+async def test_release_forgets_failed_gets(own_server, impatient, steady, name):
+    """After release, a get made again takes anew: the failed get's items went back."""
+    queue = Queue(name, impatient)
+    await queue.add_items(ITEMS)
+    with pytest.raises(redis.exceptions.TimeoutError):
+        await stalled(own_server, impatient, queue.get_items(3))
+    assert await queue.release() == 3
+    assert await queue.get_items(3) == ITEMS[:3]
+    assert await steady.lrange(name, 0, -1) == ITEMS[3:][::-1]
