@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
 
-from aiopyrq import Pool, Queue, ShardedQueue, UniqueQueue
+from aiopyrq import Consumer, Pool, Queue, ShardedQueue, UniqueQueue
 from aiopyrq._base import CHUNK_ITEMS
+from tests.helpers import until
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -75,3 +77,47 @@ async def test_readable_bytes_accepted_by_a_decoding_client(client, name):
     queue = Queue(name, client)
     await queue.add_items(["é".encode(), b"plain"])
     assert await queue.get_items(2) == ["é", "plain"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_unreadable_item_written_by_another_client_poisons_nothing(
+    client, raw_client, name, kind
+):
+    """An item a decoding client cannot decode comes back as bytes; the rest as str."""
+    await KINDS[kind](name, raw_client).add_items([b"before", b"\xff\xfe", b"after"])
+    structure = KINDS[kind](name, client)
+    taken = await structure.get_items(10)
+    assert sorted(taken, key=repr) == sorted(["before", b"\xff\xfe", "after"], key=repr)
+    await structure.ack_items(taken)
+    assert await structure.get_items(10) == []
+
+
+async def test_waiting_get_wakes_on_an_unreadable_item(client, raw_client, name):
+    """A waiting get on a decoding client is woken by an item it cannot decode, and takes it."""
+    queue = Queue(name, client)
+    waiting = asyncio.create_task(queue.get_items(5, wait=10))
+    await asyncio.sleep(0.2)
+    await Queue(name, raw_client).add_items([b"\xff\xfe"])
+    assert await asyncio.wait_for(waiting, 10) == [b"\xff\xfe"]
+
+
+async def test_consumer_never_loops_on_an_unreadable_item(client, raw_client, name):
+    """A Consumer hands the item to its handler as bytes; failing, it goes to the dead letters."""
+    await Queue(name, raw_client).add_items([b"ok-1", b"\xff\xfe", b"ok-2"])
+    queue = Queue(name, client, max_deliveries=2)
+    handled: list[object] = []
+
+    async def handle(item: object) -> None:
+        handled.append(item)
+        if isinstance(item, bytes):
+            raise TypeError(item)
+
+    consumer = Consumer(queue, handle, wait=0.1)
+    running = asyncio.create_task(consumer.run(handle_signals=False))
+    await until(queue.get_dead_count, "the unreadable item dead-lettered")
+    consumer.stop()
+    await running
+    assert sorted(item for item in handled if isinstance(item, str)) == ["ok-1", "ok-2"]
+    assert handled.count(b"\xff\xfe") == 2
+    assert await Queue(name, raw_client).get_dead_items() == [b"\xff\xfe"]
+    assert await queue.get_count() == 0
