@@ -89,6 +89,14 @@ def check_decodes(item: bytes, encoding: str, errors: str) -> None:
         raise ValueError(msg) from error
 
 
+def _decoded(item: bytes, encoding: str, errors: str) -> str | bytes:
+    """The item decoded, or as it is if it does not decode."""
+    try:
+        return item.decode(encoding, errors)
+    except UnicodeDecodeError:
+        return item
+
+
 def chunked(items: list[Item]) -> list[list[Item]]:
     """The items in chunks of at most CHUNK_ITEMS, in order."""
     if len(items) <= CHUNK_ITEMS:
@@ -241,11 +249,25 @@ class Structure:
             left = min(left, max(float(timeout) - 0.5, float(timeout) / 2))
         return round(max(left, 0.01), 3)
 
-    async def _read(self, *command: EncodableT) -> Any:  # noqa: ANN401 - Redis replies
-        """Send a command that changes nothing."""
-        return await _transport.send(self.redis, *command)
+    async def _read(self, *command: EncodableT, raw: bool = False) -> Any:  # noqa: ANN401 - Redis replies
+        """Send a command that changes nothing (its reply's strings as bytes if raw)."""
+        return await _transport.send(self.redis, *command, raw=raw)
 
-    async def _script(
+    def _items(self, replied: list[bytes]) -> list[Any]:
+        """Items read as bytes, as this client reads strings: decoded if it decodes.
+
+        An item this client cannot decode (written by a client that does not decode) comes
+        back as bytes, so that one item never fails a whole batch.
+        """
+        if not self._decodes:
+            return replied
+        encoding, errors = self._encoding
+        try:
+            return [item.decode(encoding, errors) for item in replied]
+        except UnicodeDecodeError:
+            return [_decoded(item, encoding, errors) for item in replied]
+
+    async def _script(  # noqa: PLR0913 - a script call and how it goes
         self,
         script: _scripts.Script,
         keys: Sequence[str],
@@ -253,14 +275,19 @@ class Structure:
         *,
         write: bool = True,
         items: int = 1,
+        raw: bool = False,
     ) -> Any:  # noqa: ANN401 - the script's reply
-        """Run one script of so many items; after a write, wait for the replicas if asked."""
+        """Run one script of so many items; after a write, wait for the replicas if asked.
+
+        With raw, the reply's strings come back as bytes, even on a client that decodes.
+        """
         call = self._call(script, keys, args)
         try:
             if write and self._durability is not None:
                 reply = (await _transport.run_all(self.redis, [call], self._durability))[0]
             else:
-                reply = await _transport.run(self.redis, call, shared=items <= SHARED_ITEMS)
+                shared = items <= SHARED_ITEMS
+                reply = await _transport.run(self.redis, call, shared=shared, raw=raw)
         except BaseException:
             self._remember_failed([call])
             raise
@@ -270,8 +297,9 @@ class Structure:
 
     async def _write(self, calls: Sequence[_scripts.Call], *, write: bool = True) -> list[Any]:
         """Send calls in one round trip; after writes, wait for the replicas if asked."""
+        durability = self._durability if write else None
         try:
-            replies = await _transport.run_all(self.redis, calls, self._durability if write else None)
+            replies = await _transport.run_all(self.redis, calls, durability)
         except BaseException:
             self._remember_failed(calls)
             raise

@@ -161,8 +161,15 @@ class Pool(Structure):
         handed: list[Any] = []
         while True:
             want = min(count - len(handed), CHUNK_ITEMS)
-            items: list[Any] = await self._script(
-                self._get, [self.keys.queue], [want, self.ack_ttl], write=False, items=want
+            items = self._items(
+                await self._script(
+                    self._get,
+                    [self.keys.queue],
+                    [want, self.ack_ttl],
+                    write=False,
+                    items=want,
+                    raw=True,
+                )
             )
             if count <= CHUNK_ITEMS:
                 return items

@@ -217,6 +217,7 @@ class Queue(Structure):
                     "RIGHT",
                     "RIGHT",
                     self._block_for(left),
+                    raw=True,  # the item that woke us, as bytes: it may not decode
                 )
                 items = [] if woken is None else await self._take(count, renew=True)
                 if items:
@@ -232,9 +233,13 @@ class Queue(Structure):
         taken: list[Any] = []
         while True:
             want = min(count - len(taken), CHUNK_ITEMS)
-            items = await self._script(self._get, keys, [want, int(renew)], write=False, items=want)
+            items = self._items(
+                await self._script(
+                    self._get, keys, [want, int(renew)], write=False, items=want, raw=True
+                )
+            )
             if count <= CHUNK_ITEMS:
-                return items  # type: ignore[no-any-return]
+                return items
             taken += items
             if len(items) < want or len(taken) == count:
                 return taken
@@ -400,8 +405,7 @@ class Queue(Structure):
         """Return up to count dead letters, the oldest first, leaving them where they are."""
         if check_int(count, "count") == 0:
             return []
-        items: list[Any] = await self._read("LRANGE", self.keys.dead, 0, count - 1)
-        return items
+        return self._items(await self._read("LRANGE", self.keys.dead, 0, count - 1, raw=True))
 
     async def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:
         """Move dead letters back to the end of the queue, their delivery counts forgotten.

@@ -34,9 +34,13 @@ class Path(Protocol):
     """How calls reach Redis: ``_fast`` or ``_plain``."""
 
     async def execute(
-        self, client: Redis | RedisCluster, *args: EncodableT, shared: bool = True
+        self,
+        client: Redis | RedisCluster,
+        *args: EncodableT,
+        shared: bool = True,
+        raw: bool = False,
     ) -> Any:  # noqa: ANN401 - a Redis reply
-        """Send one command and return its reply."""
+        """Send one command and return its reply (its strings as bytes if raw)."""
 
     async def pipeline(
         self, client: Redis | RedisCluster, commands: list[tuple[EncodableT, ...]], key: str

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from redis.typing import EncodableT
 
     Command = tuple[EncodableT, ...]
-    Batch = list[tuple[Command, asyncio.Future[Any]]]
+    Batch = list[tuple[Command, bool, asyncio.Future[Any]]]  # command, raw reply, its caller
 
 _TIMEOUT_SCOPE = sys.version_info >= (3, 11)  # asyncio.timeout
 # redis-py before 5.1 wants a command name to lend a connection; later versions deprecate it.
@@ -63,16 +63,19 @@ _NAMED_BORROW = (
 _MULTIPLEXERS: weakref.WeakKeyDictionary[Redis, _Multiplexer] = weakref.WeakKeyDictionary()
 
 
-async def execute(client: Redis | RedisCluster, *args: EncodableT, shared: bool = True) -> Any:  # noqa: ANN401
-    """Send one command and return its raw reply, retried as the client retries.
+async def execute(
+    client: Redis | RedisCluster, *args: EncodableT, shared: bool = True, raw: bool = False
+) -> Any:  # noqa: ANN401
+    """Send one command and return its reply, retried as the client retries.
 
     Args:
         client: The client.
         *args: The command.
         shared: The call is small: it may share a round trip with other small calls.
+        raw: Return the reply's strings as bytes, even on a client that decodes.
     """
     if not isinstance(client, Redis) or client.single_connection_client:
-        return await client.execute_command(*args)
+        return await _plain.execute(client, *args, raw=raw)
     loop = asyncio.get_running_loop()
     multiplexer = _MULTIPLEXERS.get(client)
     if multiplexer is None or multiplexer.loop is not loop:
@@ -80,8 +83,8 @@ async def execute(client: Redis | RedisCluster, *args: EncodableT, shared: bool 
     send = multiplexer.call if shared else multiplexer.alone
     retry = client.get_retry()
     if retry is None:
-        return await send(args)
-    return await retry.call_with_retry(lambda: send(args), _nothing)
+        return await send(args, raw)
+    return await retry.call_with_retry(lambda: send(args, raw), _nothing)
 
 
 async def _nothing(_error: Exception) -> None:
@@ -132,17 +135,17 @@ class _Multiplexer:
         self._queued: Batch = []
         self._pump: asyncio.Task[None] | None = None
 
-    async def alone(self, args: Command) -> Any:  # noqa: ANN401
+    async def alone(self, args: Command, raw: bool) -> Any:  # noqa: ANN401
         """Send one command in a round trip of its own."""
         reply = self.loop.create_future()
-        for waiting, outcome in await self._round_trip([(args, reply)]):
+        for waiting, outcome in await self._round_trip([(args, raw, reply)]):
             _settle(waiting, outcome)
         return await reply
 
-    async def call(self, args: Command) -> Any:  # noqa: ANN401
+    async def call(self, args: Command, raw: bool) -> Any:  # noqa: ANN401
         """Queue one command for the pump's next round trip and wait for its reply."""
         reply = self.loop.create_future()
-        self._queued.append((args, reply))
+        self._queued.append((args, raw, reply))
         if self._pump is None:
             self._pump = self.loop.create_task(self._run())
         return await reply
@@ -156,7 +159,7 @@ class _Multiplexer:
                     _settle(reply, outcome)
                 await asyncio.sleep(0)  # the calls just answered queue their next commands now
         except BaseException as error:  # the pump cancelled: so are the calls it had
-            for _, reply in [*batch, *self._queued]:
+            for _, _, reply in [*batch, *self._queued]:
                 _settle(reply, error)
             self._queued = []
             raise
@@ -179,7 +182,7 @@ class _Multiplexer:
                 else self.pool.get_connection()  # type: ignore[no-untyped-call,unused-ignore]
             )
         except Exception as error:  # noqa: BLE001 - no connection to be had
-            return [(reply, error) for _, reply in batch]
+            return [(reply, error) for _, _, reply in batch]
         packed, sent = _pack(connection, batch)
         outcomes: list[tuple[asyncio.Future[Any], object]] = []
         timeout = connection.socket_timeout
@@ -187,13 +190,13 @@ class _Multiplexer:
             async with _timer(connection):
                 if sent:
                     await connection.send_packed_command(packed, check_health=False)
-                for reply in sent:
-                    outcomes.append((reply, await _reply(connection)))  # noqa: PERF401 - kept on a failure
+                for reply, raw in sent:
+                    outcomes.append((reply, await _reply(connection, raw)))
         except Exception as error:  # noqa: BLE001 - every call not answered gets it
             await connection.disconnect(nowait=True)
             if isinstance(error, TimeoutError):  # the timer's; asyncio.TimeoutError on 3.11+
                 error = RedisTimeoutError(f"Timeout: no reply from Redis within {timeout} s")
-            return outcomes + [(reply, error) for reply in sent[len(outcomes) :]]
+            return outcomes + [(reply, error) for reply, _ in sent[len(outcomes) :]]
         else:
             return outcomes
         finally:
@@ -216,11 +219,11 @@ def _timer(connection: AbstractConnection) -> AbstractAsyncContextManager[Any]:
 
 def _pack(
     connection: AbstractConnection, batch: Batch
-) -> tuple[list[bytes], list[asyncio.Future[Any]]]:
+) -> tuple[list[bytes], list[tuple[asyncio.Future[Any], bool]]]:
     """The batch's commands packed, and the calls they answer; a call gone sends nothing."""
     packed: list[bytes] = []
-    sent: list[asyncio.Future[Any]] = []
-    for args, reply in batch:
+    sent: list[tuple[asyncio.Future[Any], bool]] = []
+    for args, raw, reply in batch:
         if reply.done():  # cancelled before it went out
             continue
         try:
@@ -228,14 +231,14 @@ def _pack(
         except Exception as error:  # noqa: BLE001 - an argument redis-py cannot encode
             reply.set_exception(error)
         else:
-            sent.append(reply)
+            sent.append((reply, raw))
     return packed, sent
 
 
-async def _reply(connection: AbstractConnection) -> object:
-    """The next reply; an error reply is returned, for its call only."""
+async def _reply(connection: AbstractConnection, raw: bool) -> object:
+    """The next reply (bytes if raw); an error reply is returned, for its call only."""
     try:
-        return await connection.read_response()
+        return await connection.read_response(disable_decoding=raw)
     except ResponseError as error:
         return error
 

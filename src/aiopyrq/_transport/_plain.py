@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio.cluster import RedisCluster
+from redis.client import NEVER_DECODE
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -27,6 +28,7 @@ async def execute(
     client: Redis | RedisCluster,
     *args: EncodableT,
     shared: bool = True,  # noqa: ARG001 - every call goes alone here
+    raw: bool = False,
 ) -> Any:  # noqa: ANN401 - a Redis reply
     """Send one command and return its reply, as ``execute_command`` does.
 
@@ -34,7 +36,10 @@ async def execute(
         client: The client.
         *args: The command.
         shared: Ignored: the fast path lets small calls share round trips.
+        raw: Return the reply's strings as bytes, even on a client that decodes.
     """
+    if raw:
+        return await client.execute_command(*args, **{NEVER_DECODE: True})
     return await client.execute_command(*args)
 
 

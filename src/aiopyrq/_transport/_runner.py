@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
+from aiopyrq._transport import _plain
 from aiopyrq._transport._choice import path
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from redis.asyncio import Redis
-    from redis.asyncio.cluster import RedisCluster
     from redis.typing import EncodableT
 
     from aiopyrq._scripts import Call
@@ -39,31 +40,45 @@ class FollowUp(Protocol):
         ...  # pragma: no cover
 
 
-async def send(client: Client, *args: EncodableT) -> Any:  # noqa: ANN401 - a Redis reply
-    """Send one command that is not a script call and return its reply."""
-    return await client.execute_command(*args)
+async def send(client: Client, *args: EncodableT, raw: bool = False) -> Any:  # noqa: ANN401 - a Redis reply
+    """Send one command that is not a script call and return its reply (bytes if raw)."""
+    await _ready(client)
+    return await _plain.execute(client, *args, raw=raw)
 
 
-async def run(client: Client, call: Call, *, shared: bool = True) -> Any:  # noqa: ANN401 - the script's reply
+async def run(client: Client, call: Call, *, shared: bool = True, raw: bool = False) -> Any:  # noqa: ANN401 - the script's reply
     """Send one call, loading its script again if Redis has forgotten it.
 
     Args:
         client: The client.
         call: The call.
         shared: The call is small: on the fast path it may share a round trip with others.
+        raw: Return the reply's strings as bytes, even on a client that decodes.
 
     Returns:
         The reply.
     """
+    await _ready(client)
     execute = path(client).execute
     for _ in range(_RELOADS):
         try:
-            return await execute(client, *call.args, shared=shared)
+            return await execute(client, *call.args, shared=shared, raw=raw)
         except NoScriptError:  # noqa: PERF203 - the rare path, after a SCRIPT FLUSH or failover
             if call.script is None:
                 raise
             await execute(client, "SCRIPT LOAD", call.script.source)
-    return await execute(client, *call.args, shared=shared)
+    return await execute(client, *call.args, shared=shared, raw=raw)
+
+
+async def _ready(client: Client) -> None:
+    """Let a cluster client learn the slot map before its first command.
+
+    redis-py's cluster client, first used by many tasks at once, may close connections
+    that other tasks are writing to; learning the map first (once: later a no-op) spares
+    every call that.
+    """
+    if isinstance(client, RedisCluster):
+        await client.initialize()
 
 
 async def run_all(
