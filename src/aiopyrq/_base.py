@@ -43,7 +43,8 @@ REMEMBERED_FAILURES = 64
 """How many failed calls a structure remembers, to send again with the same call key."""
 
 FORGET_PER_CALL = 8
-"""How many keys of earlier calls (whose replies came back) one call deletes, at most."""
+"""Keys of earlier calls whose replies came back, deleted together by one later call: one
+DEL of 8 keys every 8 calls instead of one DEL per call."""
 
 
 def check_name(name: object) -> str:
@@ -328,12 +329,14 @@ class Structure:
     ) -> _scripts.Call:
         """The call of a script; one that changes state gets a call key of its own.
 
-        The call also deletes the keys of a few earlier calls whose replies came back: they
-        will not be sent again, so their replies need not be kept.
+        Once FORGET_PER_CALL earlier calls have had their replies, the call also deletes their
+        keys: they will not be sent again, so their replies need not be kept.
         """
         if not script.once:
             return script.call(keys, args)
         key = self._failed.pop((script.sha, *keys, *args), None) if self._failed else None
-        forget = self._replied[:FORGET_PER_CALL]
-        del self._replied[:FORGET_PER_CALL]
+        forget: list[str] = []
+        if len(self._replied) >= FORGET_PER_CALL:
+            forget = self._replied[:FORGET_PER_CALL]
+            del self._replied[:FORGET_PER_CALL]
         return script.call(keys, args, [key or self.keys.call(next(self._call_ids)), *forget])
