@@ -4,6 +4,7 @@ Not part of the package: the suite, ``examples/demo.py`` and ``benchmarks/run.py
 from a checkout as ``tests.harness`` (see :mod:`tests.harness.servers`).
 """
 
+from tests.harness.migration import Migration, MigrationError, migrate_slot, owner_of
 from tests.harness.servers import (
     HOST,
     ClusterServers,
@@ -18,10 +19,14 @@ from tests.harness.servers import (
 __all__ = [
     "HOST",
     "ClusterServers",
+    "Migration",
+    "MigrationError",
     "RedisServer",
     "SentinelGroup",
     "SentinelServer",
     "ServerError",
     "ServerNotFoundError",
     "find_server_binary",
+    "migrate_slot",
+    "owner_of",
 ]
