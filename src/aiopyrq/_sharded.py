@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from aiopyrq._types import Item, Kind
 
+_UNFINISHED = 64  # unfinished adds remembered, at most
 _Arg = TypeVar("_Arg")
 _Result = TypeVar("_Result")
 
@@ -70,6 +71,9 @@ class ShardedQueue:
         self._held: defaultdict[bytes, deque[int]] = defaultdict(deque)  # by stored bytes
         self._early: list[tuple[int, Any]] = []  # items a blocking get moved after another won
         self._blocked: dict[int, asyncio.Task[Any]] = {}
+        # Calls that failed on some shards, to finish when made again (see _each).
+        self._unfinished_adds: dict[tuple[Item, ...], tuple[int, frozenset[int]]] = {}
+        self._unfinished_gets: dict[int, int] = {}  # shard -> count its failed get asked
 
     @property
     def kind(self) -> Kind:
@@ -88,11 +92,26 @@ class ShardedQueue:
 
     async def _each(
         self, job: Callable[[Queue, _Arg], Awaitable[_Result]], args: Mapping[int, _Arg]
-    ) -> dict[int, _Result]:
-        """Run ``job(shard, args[i])`` on each shard i of args, all at once; results by shard."""
+    ) -> tuple[dict[int, _Result], dict[int, BaseException]]:
+        """Run ``job(shard, args[i])`` on each shard i of args, all at once, each to its end.
+
+        Returns:
+            The results of the shards whose job succeeded, and the errors of the others: the
+            caller keeps what the first did, so that the same call made again finishes the
+            job instead of doing it twice.
+        """
         shards = list(args)
-        results = await asyncio.gather(*(job(self.shards[i], args[i]) for i in shards))
-        return dict(zip(shards, results, strict=True))
+        outcomes = await asyncio.gather(
+            *(job(self.shards[i], args[i]) for i in shards), return_exceptions=True
+        )
+        done: dict[int, _Result] = {}
+        failed: dict[int, BaseException] = {}
+        for i, outcome in zip(shards, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failed[i] = outcome
+            else:
+                done[i] = outcome
+        return done, failed
 
     async def _all(self, job: Callable[[Queue], Awaitable[_Result]]) -> list[_Result]:
         """Run ``job(shard)`` on every shard at once; the results in the shards' order."""
@@ -113,11 +132,20 @@ class ShardedQueue:
     async def add_items(self, items: Iterable[Item]) -> None:
         """Spread items over the shards: one call per shard, all at once."""
         checked = self.shards[0]._new_items(items)  # noqa: SLF001 - every shard checks alike
-        start = next(self._next)
+        key = tuple(checked)
+        # The same add made again after a failure: the same shards, those done skipped.
+        unfinished = self._unfinished_adds.pop(key, None)
+        start, done = unfinished or (next(self._next), frozenset())
         parts: defaultdict[int, list[Item]] = defaultdict(list)
         for position, item in enumerate(checked):
             parts[self._shard_of(item, start, position)].append(item)
-        await self._each(lambda shard, part: shard.add_items(part), parts)
+        todo = {i: part for i, part in parts.items() if i not in done}
+        added, failed = await self._each(lambda shard, part: shard.add_items(part), todo)
+        if failed:
+            self._unfinished_adds[key] = (start, done | set(added))
+            while len(self._unfinished_adds) > _UNFINISHED:
+                del self._unfinished_adds[next(iter(self._unfinished_adds))]
+            raise next(iter(failed.values()))
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Take up to count items from the shards; with wait, block on all of them.
@@ -130,19 +158,28 @@ class ShardedQueue:
         self._harvest()
         taken = self._take_early(count)
         if len(taken) < count:
-            start = next(self._next)
-            shares = {
-                (start + i) % len(self.shards): count_
-                for i, count_ in enumerate(_split(count - len(taken), len(self.shards)))
-                if count_
-            }
-            got = await self._each(lambda shard, n: shard.get_items(n), shares)
+            # After a get that failed on some shards, the next asks them the same again: a
+            # shard's get made again returns what its first run took.
+            left = count - len(taken)
+            shares, self._unfinished_gets = self._unfinished_gets or self._shares(left), {}
+            got, failed = await self._each(lambda shard, n: shard.get_items(n), shares)
             taken += [(i, item) for i, items in got.items() for item in items]
+            if failed:  # what the others took is handed out first by the next get
+                self._early = taken + self._early
+                self._unfinished_gets = {i: shares[i] for i in failed}
+                raise next(iter(failed.values()))
+            taken, self._early = taken[:count], taken[count:] + self._early
         if not taken and wait is not None and check_wait(wait) > 0:
             taken = await self._block(wait)
         for shard, item in taken:
             self._held[_encode(item)].append(shard)
         return [item for _, item in taken]
+
+    def _shares(self, count: int) -> dict[int, int]:
+        """How many items to ask each shard for, the first shard in turn."""
+        start = next(self._next)
+        parts = _split(count, len(self.shards))
+        return {(start + i) % len(self.shards): n for i, n in enumerate(parts) if n}
 
     def _take_early(self, count: int) -> list[tuple[int, Any]]:
         taken, self._early = self._early[:count], self._early[count:]
@@ -177,7 +214,8 @@ class ShardedQueue:
     async def ack_items(self, items: Iterable[Item]) -> None:
         """Acknowledge items, each on the shard it came from."""
         parts = self._by_shard(check_items(items))
-        await self._each(lambda shard, part: shard.ack_items(part), parts)
+        _, failed = await self._each(lambda shard, part: shard.ack_items(part), parts)
+        self._hold_again(parts, failed)
 
     async def reject_item(self, item: Item) -> int:
         """Reject one item: back to the front of its shard (or to its dead letters)."""
@@ -190,8 +228,24 @@ class ShardedQueue:
             How many of the items went to the dead-letter lists.
         """
         parts = self._by_shard(check_items(items))
-        dead = await self._each(lambda shard, part: shard.reject_items(part), parts)
+        dead, failed = await self._each(lambda shard, part: shard.reject_items(part), parts)
+        self._hold_again(parts, failed)
         return sum(dead.values())
+
+    def _hold_again(
+        self, parts: Mapping[int, list[Item]], failed: Mapping[int, BaseException]
+    ) -> None:
+        """After acks or rejects that failed on some shards, hold their items again and raise.
+
+        The same call made again sends them to the same shards, where the failed calls are
+        made again with their call keys: each item acked or rejected once.
+        """
+        if not failed:
+            return
+        for i in failed:
+            for item in parts[i]:
+                self._held[_encode(item)].append(i)
+        raise next(iter(failed.values()))
 
     def _by_shard(self, items: list[Item]) -> dict[int, list[Item]]:
         """Group held items by the shard they came from; forget them as held."""
@@ -253,6 +307,7 @@ class ShardedQueue:
         self._blocked.clear()
         self._early.clear()
         self._held.clear()
+        self._unfinished_gets.clear()  # what they may have taken goes back with the rest
         return await self._sum(lambda shard: shard.release())
 
     async def get_dead_count(self) -> int:
