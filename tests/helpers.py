@@ -10,6 +10,7 @@ import contextlib
 import inspect
 import signal
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,14 @@ def data_keys(keys) -> list:
     retry of the same call (deleted by later calls, expiring after a minute).
     """
     return sorted(key for key in keys if "-call-" not in str(key))
+
+
+async def waiting_in_shards(client, queue) -> Counter:
+    """Every item waiting in a ShardedQueue's shards, counted."""
+    found: Counter = Counter()
+    for shard in queue.shards:
+        found.update(await client.lrange(shard.keys.queue, 0, -1))
+    return found
 
 
 async def server_now(client) -> int:

@@ -15,6 +15,7 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 
 from aiopyrq import Queue, ShardedQueue
+from tests.helpers import waiting_in_shards
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -22,14 +23,6 @@ TRIALS = 5
 SHARDS = 12
 PRODUCERS = 6
 PER_PRODUCER = 100
-
-
-async def waiting(client: RedisCluster, queue: ShardedQueue) -> Counter[str]:
-    """Every item waiting in the queue's shards, counted."""
-    found: Counter[str] = Counter()
-    for shard in queue.shards:
-        found.update(await client.lrange(shard.keys.queue, 0, -1))
-    return found
 
 
 async def held(client: RedisCluster, queue: ShardedQueue) -> Counter[str]:
@@ -53,7 +46,7 @@ async def test_fresh_client_adds_and_takes_every_item_once(cluster, trial):
         producers = [ShardedQueue(name, fresh, shards=SHARDS) for _ in range(PRODUCERS)]
         batches = [items[i * PER_PRODUCER : (i + 1) * PER_PRODUCER] for i in range(PRODUCERS)]
         await asyncio.gather(*(p.add_items(b) for p, b in zip(producers, batches, strict=True)))
-        assert await waiting(checker, producers[0]) == Counter(items)
+        assert await waiting_in_shards(checker, producers[0]) == Counter(items)
 
         taker = RedisCluster(startup_nodes=cluster.startup_nodes, decode_responses=True)
         try:
@@ -62,7 +55,7 @@ async def test_fresh_client_adds_and_takes_every_item_once(cluster, trial):
             got = Counter(item for batch in taken for item in batch)
             assert sum(got.values()) == 180
             assert got == await held(checker, consumers[0])
-            assert got + await waiting(checker, consumers[0]) == Counter(items)
+            assert got + await waiting_in_shards(checker, consumers[0]) == Counter(items)
         finally:
             await taker.aclose()
     finally:

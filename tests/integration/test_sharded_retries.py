@@ -20,6 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from aiopyrq import ShardedQueue
+from tests.helpers import waiting_in_shards
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -52,13 +53,6 @@ async def with_one_master_stopped(cluster, queue: ShardedQueue, call):
     return None
 
 
-async def waiting(client: RedisCluster, queue: ShardedQueue) -> Counter[str]:
-    found: Counter[str] = Counter()
-    for shard in queue.shards:
-        found.update(await client.lrange(shard.keys.queue, 0, -1))
-    return found
-
-
 async def held(client: RedisCluster, queue: ShardedQueue) -> Counter[str]:
     found: Counter[str] = Counter()
     for shard in queue.shards:
@@ -86,9 +80,9 @@ async def test_add_made_again_after_a_partial_failure_stores_each_item_once(clus
     items = [f"item-{i}" for i in range(300)]
     error = await with_one_master_stopped(cluster, queue, queue.add_items(items))
     assert error is not None, "the add did not fail on the stopped master's shards"
-    assert await waiting(steady, queue) <= Counter(items)  # some shards' parts, none twice
+    assert await waiting_in_shards(steady, queue) <= Counter(items)  # none twice
     await queue.add_items(items)  # the same call, made again
-    assert await waiting(steady, queue) == Counter(items)
+    assert await waiting_in_shards(steady, queue) == Counter(items)
 
 
 async def test_get_made_again_after_a_partial_failure_strands_nothing(cluster, clients):
@@ -105,4 +99,4 @@ async def test_get_made_again_after_a_partial_failure_strands_nothing(cluster, c
     taken = Counter(await queue.get_items(60))  # the same call, made again
     assert sum(taken.values()) == 60
     assert taken == await held(steady, queue)  # every item held was handed out, once
-    assert taken + await waiting(steady, queue) + Counter(warm) == Counter(items)
+    assert taken + await waiting_in_shards(steady, queue) + Counter(warm) == Counter(items)
