@@ -5,7 +5,7 @@ VENV = .venv
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: test unit lint demo bench matrix clean
+.PHONY: test unit lint demo docs bench matrix clean
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -20,6 +20,12 @@ lint: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python examples/demo.py
+
+# The documentation site (mkdocs.yml, docs/) into site/, warnings as errors. Its Python
+# examples run in the test suite (tests/integration/test_docs.py).
+docs: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # The standalone behaviour suites on each redis-py, Python and transport (ci/matrix.py);
 # MATRIX_ARGS=--list shows the combinations.
@@ -43,5 +49,5 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) .matrix build dist .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .matrix build dist site .pytest_cache .mypy_cache .ruff_cache .coverage
 	find src tests -name __pycache__ -type d -prune -exec rm -rf {} +
