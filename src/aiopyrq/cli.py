@@ -68,12 +68,6 @@ exit codes:
 """
 
 
-DEMO_MOVED = (
-    "the demo is not part of the installed package: run `make demo` "
-    "(or `python examples/demo.py`) in a checkout of aio-py-rq"
-)
-
-
 class UsageError(AiopyrqError):
     """A command line or URL that cannot be used."""
 
@@ -95,12 +89,8 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "demo":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args = parser.parse_args(argv)
     url = args.url or os.environ.get("REDIS_URL") or DEFAULT_URL
-    if args.command == "demo":
-        return _fail(UsageError(DEMO_MOVED), url)
     try:
         with _connect(url, args.cluster) as client:
             return int(args.run(args, client, url))
@@ -193,12 +183,6 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("names", nargs="+", metavar="NAME")
     watch.add_argument("--interval", type=_positive_float, default=2.0, help="seconds (2)")
     watch.add_argument("--count", type=_positive_int, help="stop after this many refreshes")
-    commands.add_parser(
-        "demo",
-        add_help=False,
-        parents=[url],
-        help="not in the package: `make demo` in a checkout runs examples/demo.py",
-    )
     return parser
 
 
