@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -72,6 +73,14 @@ class UsageError(AiopyrqError):
     """A command line or URL that cannot be used."""
 
 
+_NOT_CLUSTER = "{url} is a Redis Cluster node: leave out --no-cluster (or give --cluster)"
+_AUTH_FIRST = (
+    "{url} needs a password, and the URL gives none: "
+    "redis://:PASSWORD@HOST:PORT, or redis://USER:PASSWORD@HOST:PORT"
+)
+# What redis-py says when the server wants a password first (RESP3's HELLO, or RESP2).
+_NO_AUTH = re.compile("HELLO must be called with the client already authenticated|NOAUTH")
+
 # What each error means to the user: (error class, exit code, message); the first match wins.
 _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (UsageError, EXIT_USAGE, "{error}"),
@@ -80,6 +89,9 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (redis.ConnectionError, EXIT_UNREACHABLE, "cannot reach {url}: {error}"),
     (redis.TimeoutError, EXIT_UNREACHABLE, "{url} did not answer in time: {error}"),
     (redis.exceptions.RedisClusterException, EXIT_REDIS_ERROR, "Redis Cluster at {url}: {error}"),
+    # Only a cluster node answers MOVED, ASK or CROSSSLOT to a client that is not a cluster's.
+    (redis.exceptions.AskError, EXIT_USAGE, _NOT_CLUSTER),
+    (redis.exceptions.ClusterCrossSlotError, EXIT_USAGE, _NOT_CLUSTER),
     (_snapshot.WrongTypeError, EXIT_WRONG_TYPE, "{error}"),
     (_snapshot.UnknownNameError, EXIT_NO_SUCH_NAME, "{error}"),
     (redis.RedisError, EXIT_REDIS_ERROR, "{url} answered: {error}"),
@@ -208,8 +220,10 @@ def _fail(error: Exception, url: str) -> int:
     code, template = next((code, text) for kind, code, text in _ERRORS if isinstance(error, kind))
     if str(error).startswith("WRONGTYPE"):
         code = EXIT_WRONG_TYPE
-    message = template.format(url=mask(url), error=error)
     password = unquote(urlsplit(url).password or "")
+    if isinstance(error, redis.AuthenticationError) and _NO_AUTH.search(str(error)):
+        template = template if password else _AUTH_FIRST
+    message = template.format(url=mask(url), error=error)
     if password:
         message = message.replace(password, "***")
     print(f"aiopyrq: {' '.join(message.split())}", file=sys.stderr)  # noqa: T201

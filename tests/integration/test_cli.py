@@ -408,7 +408,12 @@ def test_credentials(guarded_server, userinfo, code):
     url = f"redis://{userinfo}127.0.0.1:{guarded_server.port}"
     result = aiopyrq("peek", "guarded", url=url)
     assert SECRET not in result.stdout + result.stderr
-    if code:
+    if not userinfo:
+        assert failed(result, code) == (
+            f"aiopyrq: {url} needs a password, and the URL gives none: "
+            "redis://:PASSWORD@HOST:PORT, or redis://USER:PASSWORD@HOST:PORT\n"
+        )
+    elif code:
         stderr = failed(result, code)
         assert "authentication failed" in stderr or "no permission" in stderr
     else:
@@ -751,6 +756,15 @@ async def test_cluster_sharded_queue(cluster, cc, name):
     assert await items_held(cc, name) == sorted(items_named(30))  # nothing lost
     assert ok(aiopyrq("dead", "requeue", name, url=cluster.url)) == "requeued 3 dead letters\n"
     assert await stale.get_count() == 18 + 6 + 3
+
+
+def test_no_cluster_on_a_cluster(cluster, name):
+    """--no-cluster on a cluster node: one line saying to leave it out, exit code 2."""
+    told = f"aiopyrq: {cluster.url} is a Redis Cluster node: leave out --no-cluster"
+    for command in (["stats", name], ["peek", name], ["recover-stale", name, "--older-than", "1"]):
+        stderr = failed(aiopyrq("--no-cluster", *command, "--kind", "queue", url=cluster.url), 2)
+        assert stderr.startswith(told), stderr
+        assert "pipeline" not in stderr
 
 
 def test_cluster_options(redis_server, name):
