@@ -212,14 +212,14 @@ class Story:
         self.last_line = now
         line = (
             f"progress {done:>7}/{self.total} handled, {waiting:>7} waiting, "
-            f"{in_flight:>4} in flight (held by {consumers} consumers), "
+            f"{in_flight:>4} in flight (held by {consumers}), "
             f"{now - self.started:5.1f} s"
         )
         say(f"\r{line}" if self.tty else line, end="" if self.tty else "\n")
 
     def event(self, text: str) -> None:
         """Print a line of the story, below the progress line."""
-        say(f"\r{text:<90}" if self.tty else text)
+        say(f"\r{text:<100}" if self.tty else text)
 
     async def until_done(self, victim_list: str, killed_at: float) -> float:
         """Show progress until every item is handled and acked; say when the kill is healed.
