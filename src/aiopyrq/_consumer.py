@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import bisect
 import collections
 import contextlib
-import itertools
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aiopyrq._acks import Acks
 from aiopyrq._base import check_int, check_wait
 from aiopyrq._failures import FailureLog
+from aiopyrq._stats import ConsumerStats
 from aiopyrq._types import Consumable
 
 if TYPE_CHECKING:
@@ -26,55 +25,6 @@ logger = logging.getLogger("aiopyrq")
 
 _RETRY_AFTER = 1.0  # seconds to wait after a failed get, ack or reject before trying again
 _NO_SPAN = contextlib.nullcontext()
-ACK_LINGER = 0.002  # seconds acks wait for more handlers to finish, unless a batch is ready
-
-HANDLER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-"""Upper bounds, in seconds, of the handler durations counted in ``ConsumerStats``."""
-
-
-@dataclass
-class ConsumerStats:
-    """What a consumer has done so far.
-
-    Attributes:
-        delivered: Items handed to the handler.
-        acked: Items acknowledged after the handler succeeded.
-        failed: Items whose handler raised (rejected, or left to ``ack_ttl`` in a Pool).
-        recovered: Items of dead consumers this consumer's reaper put back in the queue.
-        dead_lettered: Items this consumer rejected into the dead letters.
-        handler_calls: Handler calls finished (one per item, or per batch with batch=True).
-        handler_seconds: Their total duration.
-        handler_buckets: For each bound of ``HANDLER_BUCKETS``, the calls that took at most
-            that long (cumulative, as a Prometheus histogram counts).
-    """
-
-    delivered: int = 0
-    acked: int = 0
-    failed: int = 0
-    recovered: int = 0
-    dead_lettered: int = 0
-    handler_calls: int = 0
-    handler_seconds: float = 0.0
-    # The calls per bucket (not cumulative), the last above every bound.
-    _counts: list[int] = field(
-        init=False, repr=False, default_factory=lambda: [0] * (len(HANDLER_BUCKETS) + 1)
-    )
-
-    @property
-    def handler_buckets(self) -> list[int]:
-        """For each bound of ``HANDLER_BUCKETS``, the calls that took at most that long."""
-        return list(itertools.accumulate(self._counts[:-1]))  # a copy: one consistent read
-
-    @handler_buckets.setter
-    def handler_buckets(self, cumulative: list[int]) -> None:
-        above = [self.handler_calls - (cumulative[-1] if cumulative else 0)]
-        self._counts = [b - a for a, b in zip([0, *cumulative], cumulative, strict=False)] + above
-
-    def time_handler(self, seconds: float) -> None:
-        """Count one handler call that took ``seconds``."""
-        self.handler_calls += 1  # first: a scrape in another thread sees no bucket above it
-        self.handler_seconds += seconds
-        self._counts[bisect.bisect_left(HANDLER_BUCKETS, seconds)] += 1
 
 
 class Consumer:
@@ -159,11 +109,7 @@ class Consumer:
         self._idle: collections.deque[asyncio.Future[None]] = collections.deque()  # workers
         self._waking = False  # a worker was woken and has not run yet
         self._running = 0  # one at a time: handlers running
-        self._to_ack: list[Any] = []  # one at a time: handled, not acked yet
-        self._acking = 0  # ... and those of the ack call under way
-        self._ack_wanted = asyncio.Event()  # an item to ack
-        self._ack_full = asyncio.Event()  # a batch to ack (or the linger is over)
-        self._handlers_done = False  # shutting down: no handler will finish any more
+        self._acks = Acks(self._ack, self.batch_size, self._more_coming, self._acked)
         self._failures = FailureLog(logger)
 
     def stop(self) -> None:
@@ -188,7 +134,7 @@ class Consumer:
                 asyncio.create_task(self._every(self.sweep_interval, self._reap)),
             ]
         workers = [] if self.batch else [self._start(self._work()) for _ in range(self.concurrency)]
-        acker = None if self.batch else asyncio.create_task(self._ack_until_stopped())
+        acker = None if self.batch else asyncio.create_task(self._acks.run())
         try:
             await self._fetch_until_stopped()
         finally:
@@ -228,8 +174,7 @@ class Consumer:
             return self.batch_size if await self._room(self.concurrency - 1) else 0
         while not self._stopping.is_set():
             waiting = len(self._ready)
-            unacked = len(self._to_ack) + self._acking
-            if waiting < self.concurrency and unacked <= 2 * self.batch_size:
+            if waiting < self.concurrency and self._acks.pending <= 2 * self.batch_size:
                 room = self.concurrency + self.batch_size - waiting - self._running
                 return min(self.batch_size, room)
             self._changed.clear()
@@ -351,10 +296,7 @@ class Consumer:
             finally:
                 self._running -= 1
             if error is None:
-                self._to_ack.append(item)
-                self._ack_wanted.set()
-                if len(self._to_ack) >= self.batch_size:
-                    self._ack_full.set()
+                self._acks.add(item)
             else:
                 try:
                     await self._failed([item], error)
@@ -362,36 +304,18 @@ class Consumer:
                     self._busy -= 1
                     self._changed.set()
 
-    async def _ack_until_stopped(self) -> None:
-        """One at a time: ack what the handlers finished, in one call at a time.
+    async def _ack(self, items: list[Any]) -> bool:
+        """One at a time: ack the items of handlers that returned; False if it gave up."""
+        return await self._retried("ack", self.structure.ack_items, items) is not None
 
-        While handlers still run, a call waits up to ``ACK_LINGER`` for a batch to gather;
-        what finishes while a call runs waits for the next one. Once the shut-down has seen
-        the last handler finish, it sends what is left and returns.
-        """
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._to_ack:
-                if self._handlers_done:
-                    return
-                self._ack_wanted.clear()
-                await self._ack_wanted.wait()
-                continue
-            if len(self._to_ack) < self.batch_size and (self._running or self._ready):
-                self._ack_full.clear()
-                linger = loop.call_later(ACK_LINGER, self._ack_full.set)
-                await self._ack_full.wait()
-                linger.cancel()
-            items, self._to_ack = self._to_ack, []
-            self._acking = len(items)
-            try:
-                acked = await self._retried("ack", self.structure.ack_items, items)
-            finally:
-                self._acking = 0
-                self._busy -= len(items)
-                self._changed.set()
-            if acked is not None:
-                self.stats.acked += len(items)
+    def _more_coming(self) -> bool:
+        return bool(self._running or self._ready)
+
+    def _acked(self, items: list[Any], sent: bool) -> None:
+        self._busy -= len(items)
+        self._changed.set()
+        if sent:
+            self.stats.acked += len(items)
 
     async def _handle(self, what: Any) -> Exception | None:  # noqa: ANN401 - an item or a batch
         """Call the handler; return its error, None if it returned."""
@@ -473,9 +397,7 @@ class Consumer:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         if acker is not None:
-            self._handlers_done = True
-            self._ack_wanted.set()
-            self._ack_full.set()
+            self._acks.close()  # every handler is done: send what is left
             await asyncio.gather(acker, return_exceptions=True)  # bounded: gives up on error
         for task in upkeep:
             task.cancel()

@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from aiopyrq import _snapshot
-from aiopyrq._consumer import HANDLER_BUCKETS, ConsumerStats
 from aiopyrq._keys import shard_names
+from aiopyrq._stats import HANDLER_BUCKETS, ConsumerStats
 from aiopyrq.errors import MissingDependencyError
 
 if TYPE_CHECKING:

@@ -147,3 +147,32 @@ async def test_repeated_failures_are_logged_once_with_a_count(client, name, capl
     assert "x" * 150 in messages[0]  # the item, cut
     assert all(len(message) < 800 for message in messages)
     assert "ServiceDownError (… repeated 49 times in the last " in messages[1]
+
+
+async def test_heartbeat_keeps_items_fetched_ahead(client, name):
+    """An item fetched ahead of a handler longer than lease_timeout stays its consumer's."""
+    calls = []
+
+    def consumer(label: str, seconds: float) -> Consumer:
+        async def handler(item: str) -> None:
+            calls.append((label, item))
+            await asyncio.sleep(seconds)
+
+        return Consumer(
+            Queue(name, client), handler, batch_size=2, wait=0.2, lease_timeout=1,
+            sweep_interval=0.5,
+        )  # fmt: skip
+
+    slow, other = consumer("slow", 3.0), consumer("other", 0)
+    await Queue(name, client).add_items(["long", "next"])
+    slow_run = asyncio.create_task(slow.run(handle_signals=False))
+    try:
+        await until(lambda: calls, what="the slow handler started")
+        assert await client.llen(name) == 0  # "next" fetched ahead, waiting for the handler
+        await run_until(other, lambda: slow.stats.acked == 2, "both items done by the slow one")
+    finally:
+        slow.stop()
+        await asyncio.wait_for(slow_run, BOUND)
+    assert calls == [("slow", "long"), ("slow", "next")]
+    assert slow.stats.recovered == other.stats.recovered == 0
+    await assert_nothing_held(client, name)
