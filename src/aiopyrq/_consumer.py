@@ -38,8 +38,9 @@ class Consumer:
 
     One item at a time (``batch=False``), the next batch is fetched while the last one is
     handled: the consumer holds at most ``concurrency + batch_size`` items not yet handled
-    (its heartbeat keeps them its own). The acks of items whose handlers returned are sent
-    together, one call at a time: those that finish while an ack call runs go in the next.
+    (its heartbeat keeps them its own; from a Pool, at most ``concurrency``). The acks of
+    items whose handlers returned are sent together, one call at a time: those that finish
+    while an ack call runs go in the next.
     A failure is logged with its item and error; the traceback of the same failure (its
     type and the line that raised it) at most once every 10 s, the repeats counted.
 
@@ -168,14 +169,17 @@ class Consumer:
         A batch, once fewer than ``concurrency`` batches run. One at a time: once fewer
         than ``concurrency`` fetched items wait for a handler and the acks are not behind by
         more than two batches, as many as keep those held and not handled within
-        ``concurrency + batch_size``.
+        ``concurrency + batch_size``; within ``concurrency`` for a structure without leases
+        (a Pool), whose items would be handed out again if they waited beyond ``ack_ttl``.
         """
         if self.batch:
             return self.batch_size if await self._room(self.concurrency - 1) else 0
+        most = self.concurrency + (self.batch_size if self.structure.leases else 0)
         while not self._stopping.is_set():
             waiting = len(self._ready)
-            if waiting < self.concurrency and self._acks.pending <= 2 * self.batch_size:
-                room = self.concurrency + self.batch_size - waiting - self._running
+            room = most - waiting - self._running
+            acks_behind = self._acks.pending > 2 * self.batch_size
+            if waiting < self.concurrency and room > 0 and not acks_behind:
                 return min(self.batch_size, room)
             self._changed.clear()
             await self._changed.wait()

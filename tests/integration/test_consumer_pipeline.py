@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from aiopyrq import Consumer, Queue
+from aiopyrq import Consumer, Pool, Queue
 from tests.helpers import items_named, until
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
@@ -176,3 +176,41 @@ async def test_heartbeat_keeps_items_fetched_ahead(client, name):
     assert calls == [("slow", "long"), ("slow", "next")]
     assert slow.stats.recovered == other.stats.recovered == 0
     await assert_nothing_held(client, name)
+
+
+@pytest.mark.parametrize(("kind", "held"), [("queue", 10 + 3), ("pool", 10)])
+async def test_items_held_ahead_are_bounded(client, name, caplog, kind, held):
+    """concurrency=10, batch_size=3: a Queue's consumer holds 10 running + 3 ahead; a
+    Pool's, whose items come back after ack_ttl, only the 10 it runs."""
+    structure = Queue(name, client) if kind == "queue" else Pool(name, client)
+    items = items_named(40)
+    await structure.add_items(items)
+    gate, started = asyncio.Event(), []
+
+    async def handler(item: str) -> None:
+        started.append(item)
+        await gate.wait()
+
+    async def waiting() -> int:
+        if kind == "queue":
+            return await structure.get_count()
+        return await structure.get_count_to_process()
+
+    async def all_held() -> bool:
+        return len(started) == 10 and await waiting() == len(items) - held
+
+    consumer = Consumer(structure, handler, batch_size=3, concurrency=10, wait=0.2)
+    with caplog.at_level(logging.WARNING, logger="aiopyrq"):
+        task = asyncio.create_task(consumer.run(handle_signals=False))
+        try:
+            await until(all_held, what=f"{held} items held")
+            await asyncio.sleep(0.2)  # time to fetch more, if it would (it must not)
+            assert await waiting() == len(items) - held
+            assert len(started) == 10
+            gate.set()
+            await until(lambda: consumer.stats.acked == len(items), what="every item acked")
+        finally:
+            consumer.stop()
+            await asyncio.wait_for(task, BOUND)
+    assert sorted(started) == sorted(items)
+    assert [r.getMessage() for r in caplog.records] == []  # no failed get, nothing odd
