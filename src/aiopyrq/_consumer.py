@@ -105,7 +105,7 @@ class Consumer:
         self._changed = asyncio.Event()  # set when a handler slot frees, or on stop()
         self._busy = 0
         self._unsure = False  # a get failed: items may be held that nobody handles
-        self._batches: set[asyncio.Task[None]] = set()
+        self._batches: set[asyncio.Task[None]] = set()  # the batches handled, or the workers
         self._ready: collections.deque[Any] = collections.deque()  # fetched, not started
         self._idle: collections.deque[asyncio.Future[None]] = collections.deque()  # workers
         self._waking = False  # a worker was woken and has not run yet
