@@ -163,17 +163,27 @@ class QueueKeys:
         return f"{self.queue}-recovery-lock"
 
     def owns(self, key: str) -> bool:
-        """Tell whether ``key`` is one of this structure's keys (a processing list included)."""
-        return key in self._fixed_keys or key.startswith(self._key_prefixes)
+        """Tell whether ``key`` is one of this structure's keys.
+
+        Its keys are the values of this class's properties and what its methods that make
+        a key (``processing``, ``call``) make of any argument: a key added to this class is
+        owned with nothing more to do (``aiopyrq ls`` then lists no structure of that name).
+        """
+        fixed, prefixes = self._keys_owned
+        return key in fixed or key.startswith(prefixes)
 
     @functools.cached_property
-    def _fixed_keys(self) -> frozenset[str]:
-        fixed = (self.retry_count, self.retry_timeout, self.deliveries, self.wakeup)
-        return frozenset((*self.kind_keys, *fixed, self.recovery_lock))
-
-    @functools.cached_property
-    def _key_prefixes(self) -> tuple[str, str]:
-        return self.processing(""), self.call("")
+    def _keys_owned(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The keys of the properties, and the beginnings of the keys the methods make."""
+        members = [(name, member) for name, member in vars(QueueKeys).items() if name[0] != "_"]
+        values = [getattr(self, name) for name, member in members if isinstance(member, property)]
+        makers = [
+            member
+            for _, member in members
+            if callable(member) and member.__annotations__.get("return") == "str"
+        ]
+        fixed = frozenset(value for value in values if isinstance(value, str))
+        return fixed, tuple(maker(self, "") for maker in makers)
 
     def call(self, call_id: str) -> str:
         """The key that keeps the reply of one call for a retry of the same call."""

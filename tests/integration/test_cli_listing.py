@@ -264,3 +264,27 @@ async def test_glob_matches_as_scan_does(client, name, pattern):
     scanned = {key async for key in client.scan_iter(match=f"{name}{pattern}", count=1000)}
 
     assert {f"{name}{each}" for each in names if matches(f"{name}{each}")} == scanned
+
+
+async def test_pools_larger_than_a_page(where, name):
+    """Pools with more items not due than one read takes are counted in full, each its own."""
+    url, client = where
+    big = Pool(f"{name}-big", client, ack_ttl=600)
+    await big.add_items(items_named(2500))
+    assert len(await big.get_items(1200)) == 1200  # in flight
+    await big.ack_items(await big.get_items(300))  # acked: scheduled, not due
+    small = Pool(f"{name}-small", client, ack_ttl=600)
+    await small.add_items(items_named(5))
+    await small.get_items(2)
+
+    rows = json.loads(ok(run("ls", "--json", f"{name}*", url=url)))
+    stats = json.loads(ok(run("stats", "--json", f"{name}*", url=url)))
+
+    assert [(r["name"], r["waiting"], r["in_flight"]) for r in rows] == [
+        (f"{name}-big", 1000, 1200),
+        (f"{name}-small", 3, 2),
+    ]
+    assert [(s["total"], s["due"], s["in_flight"], s["scheduled"]) for s in stats] == [
+        (2500, await big.get_count_to_process(), 1200, 300),
+        (5, 3, 2, 0),
+    ]

@@ -31,12 +31,20 @@ def test_names_of_a_key(key, cluster, names):
         assert key in QueueKeys(name, cluster=cluster).kind_keys
 
 
-def test_a_structure_owns_its_keys_only():
-    """A structure owns its keys and processing lists, not a longer name's keys."""
-    keys = QueueKeys("a")
-    assert all(keys.owns(key) for key in (*keys.kind_keys, keys.processing("c1"), keys.call("1")))
-    assert not keys.owns("a-b")
-    assert not keys.owns("ab-dead")
+@pytest.mark.parametrize("cluster", [False, True])
+def test_a_structure_owns_its_keys_only(cluster):
+    """A structure owns every key QueueKeys makes for it, not a longer name's keys."""
+    keys = QueueKeys("a", cluster=cluster)
+    made = [keys.processing("c1"), keys.call("1"), keys.retry_count, keys.retry_timeout]
+    made += [keys.deliveries, keys.wakeup, keys.recovery_lock, *keys.kind_keys]
+    assert all(keys.owns(key) for key in made)
+    assert set(keys._keys_owned[1]) == {keys.processing(""), keys.call("")}
+    assert not keys.owns(QueueKeys("a-b", cluster=cluster).queue)
+    assert not keys.owns(QueueKeys("ab", cluster=cluster).dead)
+
+
+def test_own_key_prefixes():
+    """The own keys a key may belong to: itself, and what stands before each dash."""
     assert own_key_prefixes("a-b-dead") == ["a-b-dead", "a-b", "a"]
 
 
