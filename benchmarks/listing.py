@@ -4,7 +4,8 @@ Makes N structures on a throwaway server (by default 1,000: 70% Queues, 15% Uniq
 10% Pools, 5% ShardedQueues of 3 shards), each with items waiting and some in flight or
 dead, then runs `aiopyrq ls` and `aiopyrq ls --json` as a user would (a new process each
 time) and prints the median wall time of a few runs, and of `aiopyrq --version` (the cost
-of starting Python and importing the package) beside it::
+of starting Python and importing the package) beside it; then, in this process, the
+median time of finding the structures (SCAN, TYPE) and of reading their counts::
 
     .venv/bin/python benchmarks/listing.py [--structures 1000] [--runs 5] [--no-cluster]
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 import redis.asyncio
 import redis.asyncio.cluster
 
-from aiopyrq import Pool, Queue, ShardedQueue, UniqueQueue
+from aiopyrq import Pool, Queue, ShardedQueue, UniqueQueue, _listing, _snapshot
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the checkout's test harness: tests.harness
@@ -81,6 +82,20 @@ def measure(url: str, expected: int, runs: int) -> dict[str, float]:
             msg = f"ls listed {len(json.loads(output))} structures, not {expected}"
             raise SystemExit(msg)
         medians[label] = statistics.median(times)
+    client = _snapshot.connect(url, decode_responses=True)
+    try:
+        finds, reads = [], []
+        for _ in range(runs):
+            start = time.perf_counter()
+            targets = _listing.find(client)
+            found = time.perf_counter()
+            _snapshot.read_targets(client, targets)
+            finds.append(found - start)
+            reads.append(time.perf_counter() - found)
+    finally:
+        client.close()
+    medians["(find)"] = statistics.median(finds)
+    medians["(read)"] = statistics.median(reads)
     return medians
 
 

@@ -168,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     stats = command("stats", _stats, "waiting, in flight per consumer, dead letters")
     stats.add_argument("names", nargs="+", metavar="NAME", help=NAME_OR_PATTERN)
     stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.add_argument(
+        "--over",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="read twice, SECONDS apart, and show each count's change (per second) between",
+    )
     peek = command("peek", _peek, "the next items to be handed out, first first")
     peek.add_argument("name", metavar="NAME")
     peek.add_argument("-n", type=_positive_int, default=10, help="how many (%(default)s)")
@@ -339,12 +345,33 @@ _GLOB = re.compile(r"[*?[]")
 def _stats(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     del url
     targets = _targets(client, args)
+    before: list[_snapshot.Snapshot | None] = [None for _ in targets]
+    started = time.monotonic()
+    if args.over:  # a first reading, to count the change per second since
+        before = list(_snapshot.read_targets(client, targets))
+        time.sleep(args.over)
+    seconds = time.monotonic() - started
     snapshots = _snapshot.read_targets(client, targets)
     if args.json:
-        _say(json.dumps([snapshot.to_json() for snapshot in snapshots], indent=2))
+        data = [_with_rates(now, was, seconds) for now, was in zip(snapshots, before, strict=True)]
+        _say(json.dumps(data, indent=2))
     else:
-        _say("\n\n".join("\n".join(render(snapshot)) for snapshot in snapshots))
+        views = [render(now, was, seconds) for now, was in zip(snapshots, before, strict=True)]
+        _say("\n\n".join("\n".join(view) for view in views))
     return EXIT_OK
+
+
+def _with_rates(
+    snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None, seconds: float
+) -> dict[str, object]:
+    """The snapshot's JSON; after a first reading, each count's change per second since."""
+    data = snapshot.to_json()
+    if before is None:
+        return data
+    was = before.to_json()
+    counts = ("waiting", "in_flight", "dead", "total", "due", "scheduled")
+    rates = {key: (data[key] - was[key]) / seconds for key in counts if key in data}
+    return data | {"per_second": rates, "over_seconds": seconds}
 
 
 def _peek(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:

@@ -132,11 +132,15 @@ async def test_ls_cluster_scans_every_master(cluster, name):
     """On a cluster, structures on every master are listed (SCAN on each master)."""
     client = RedisCluster(startup_nodes=cluster.startup_nodes, decode_responses=True)
     try:
-        names = [f"{name}-{i}" for i in range(12)]
+        names, masters = [], set()
+        for i in range(200):  # names until each master holds one (a few, as keys spread)
+            names.append(f"{name}-{i}")
+            masters.add(cluster.master_of(f"{{{names[-1]}}}").port)
+            if len(masters) == 3 and len(names) >= 6:
+                break
+        assert len(masters) == 3
         for each in names:
             await Queue(each, client).add_items(["x"])
-        masters = {cluster.master_of(f"{{{each}}}").port for each in names}
-        assert len(masters) == 3
 
         rows = json.loads(ok(run("ls", "--json", f"{name}-*", url=cluster.url)))
     finally:
@@ -288,3 +292,21 @@ async def test_pools_larger_than_a_page(where, name):
         (2500, await big.get_count_to_process(), 1200, 300),
         (5, 3, 2, 0),
     ]
+
+
+async def test_stats_over_seconds(where, name):
+    """stats --over reads twice and shows each count's change per second (none here)."""
+    url, client = where
+    queue = Queue(name, client)
+    await queue.add_items(items_named(4))
+
+    [data] = json.loads(ok(run("stats", "--json", "--over", "0.2", name, url=url)))
+    text = ok(run("stats", "--over", "0.2", name, url=url))
+
+    assert data["waiting"] == 4
+    assert data["per_second"] == {"waiting": 0.0, "in_flight": 0.0, "dead": 0.0}
+    assert data["over_seconds"] >= 0.2
+    assert re.search(r"^  waiting +4 \(\+0\)", text, re.MULTILINE)
+    assert "  Δ/s (change of each count per second, over 0." in text
+    plain = json.loads(ok(run("stats", "--json", name, url=url)))[0]
+    assert "per_second" not in plain

@@ -89,3 +89,23 @@ def test_watch_change_per_second():
     assert "  Δ/s (change of each count per second, over 2.0 s): " in lines[4]
     assert lines[4].endswith("waiting -3.0, in flight +0.0, dead letters +0.5")
     assert not any("Δ/s" in line for line in cli.render(after))
+
+
+def test_stats_json_change_per_second():
+    """stats --over adds each count's change per second to the JSON; a Pool's own counts."""
+    before = _snapshot.QueueSnapshot("q", "queue", 100, waiting=10, dead=0, holders=())
+    after = _snapshot.QueueSnapshot("q", "queue", 104, waiting=2, dead=2, holders=())
+
+    data = cli._with_rates(after, before, 4.0)
+
+    assert data["per_second"] == {"waiting": -2.0, "in_flight": 0.0, "dead": 0.5}
+    assert data["over_seconds"] == 4.0
+    assert cli._with_rates(after, None, 4.0) == after.to_json()
+    pool = _snapshot.PoolSnapshot("p", 100, total=10, due=4, in_flight=2)
+    later = _snapshot.PoolSnapshot("p", 102, total=14, due=4, in_flight=4)
+    assert cli._with_rates(later, pool, 2.0)["per_second"] == {
+        "in_flight": 1.0,
+        "total": 2.0,
+        "due": 0.0,
+        "scheduled": 1.0,
+    }
