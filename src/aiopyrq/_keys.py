@@ -88,6 +88,20 @@ def own_key_prefixes(key: str) -> list[str]:
     return [key, *(key[:i] for i in range(len(key) - 1, 0, -1) if key[i] == "-")]
 
 
+def is_inner_key(key: str, *, cluster: bool) -> bool:
+    """Tell whether ``key`` is a key that a structure keeps beside those telling its kind.
+
+    A processing list, the reply of a call, a Pool's wake-up token ...: such a key is
+    never a structure of its own, even when the structure it is of has no key left.
+    """
+    for own in own_key_prefixes(key)[1:]:
+        name = _name_of(own, cluster=cluster)
+        keys = QueueKeys(name, cluster=cluster) if name else None
+        if keys and keys.queue == own and keys.owns(key) and key not in keys.kind_keys:
+            return True
+    return False
+
+
 def _name_of(own_key: str, *, cluster: bool) -> str | None:
     """The name of the structure whose own key is ``own_key``, if one has it."""
     if not cluster:

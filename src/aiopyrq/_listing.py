@@ -3,11 +3,12 @@
 The keys are listed with SCAN (on a cluster, on every master), never KEYS. Each key gives
 the names of the structures it may belong to (``_keys.names_of_key``): ``orders-dead`` is
 the dead letters of ``orders``, or a queue of that name. The shortest name that has keys
-of its own wins: a name whose keys all belong to another structure (``orders-dead``,
-``orders-processing-...``) is not one. A name is a structure when the read model finds its
-kind from the types of its keys (``_snapshot.kinds``). Shards ``NAME:0``, ``NAME:1`` ...
-of a NAME without keys of its own are one sharded queue, as ``_snapshot.resolve`` reads
-``NAME``.
+of its own wins: a name whose keys all belong to another structure (``orders-dead``) is
+not one, nor is a key a structure keeps beside its own (``orders-processing-...``, a Pool's
+wake-up token), even when that structure has no key left. A name is a structure when the
+read model finds its kind from the types of its keys (``_snapshot.kinds``). Shards
+``NAME:0``, ``NAME:1`` ... of a NAME without keys of its own are one sharded queue, as
+``_snapshot.resolve`` reads ``NAME``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import redis.cluster
 
 from aiopyrq import _snapshot
-from aiopyrq._keys import QueueKeys, names_of_key, own_key_prefixes, shard_of
+from aiopyrq._keys import QueueKeys, is_inner_key, names_of_key, own_key_prefixes, shard_of
 from aiopyrq._types import KIND_NAMES
 
 if TYPE_CHECKING:
@@ -100,6 +101,8 @@ def _owners(keys: set[str], *, cluster: bool) -> set[str]:
     for name in candidates:
         keys_of_name = QueueKeys(name, cluster=cluster)
         present = [key for key in keys_of_name.kind_keys if key in keys]
+        if is_inner_key(keys_of_name.queue, cluster=cluster):
+            continue
         if present and not all(map(owned, present)):
             owners[keys_of_name.queue] = keys_of_name
     return {keys_of_name.name for keys_of_name in owners.values()}

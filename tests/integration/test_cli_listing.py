@@ -310,3 +310,19 @@ async def test_stats_over_seconds(where, name):
     assert "  Δ/s (change of each count per second, over 0." in text
     plain = json.loads(ok(run("stats", "--json", name, url=url)))[0]
     assert "per_second" not in plain
+
+
+async def test_ls_lists_no_inner_key(where, name):
+    """A Pool's wake-up token and a processing list left without their structure: no row."""
+    url, client = where
+    pool = Pool(f"{name}-p", client)
+    await pool.add_items(["x"])  # leaves the wake-up token NAME-p-wakeup for a minute
+    await client.delete(pool.keys.queue)
+    orphan = Queue(f"{name}-q", client)
+    await orphan.add_items(["y"])
+    await orphan.get_items(1)
+    await client.delete(orphan.timeouts_hash_name)  # its processing list is left alone
+    assert await client.exists(pool.keys.wakeup, orphan.processing_queue_name) == 2
+
+    # *NAME*: also the names a cluster gives keys with a hash tag, {NAME-p}-wakeup ...
+    assert json.loads(ok(run("ls", "--json", f"*{name}*", url=url))) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aiopyrq import _snapshot, cli
-from aiopyrq._keys import QueueKeys, names_of_key, own_key_prefixes, shard_of
+from aiopyrq._keys import QueueKeys, is_inner_key, names_of_key, own_key_prefixes, shard_of
 from aiopyrq._listing import glob
 
 
@@ -109,3 +109,13 @@ def test_stats_json_change_per_second():
         "due": 0.0,
         "scheduled": 1.0,
     }
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+def test_inner_keys(cluster):
+    """Processing lists, call replies, wake-up tokens are inner keys; kind keys are not."""
+    keys = QueueKeys("a-b", cluster=cluster)
+    for key in (keys.processing("c"), keys.call("1"), keys.wakeup, keys.retry_count):
+        assert is_inner_key(key, cluster=cluster), key
+    for key in (*keys.kind_keys, QueueKeys("a-b-c", cluster=cluster).queue):
+        assert not is_inner_key(key, cluster=cluster), key
