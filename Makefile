@@ -55,12 +55,12 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -e '.[dev]'
 	touch $@
 
-# A virtual environment in VENV_DIR, for Python 3.10 to 3.13. Debian ships Python without
+# A virtual environment in VENV_DIR, for Python 3.10 or later. Debian ships Python without
 # venv: install it when we may (root with apt-get), then retry; else say what to do.
 VENV_DIR ?= $(VENV)
 venv:
-	@$(PYTHON) -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' || { \
-		echo "$(PYTHON) is Python $$($(PYTHON) -V 2>&1): aio-py-rq needs 3.10 to 3.13 (make PYTHON=python3.12 ...)" >&2; \
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
+		echo "$(PYTHON) is $$($(PYTHON) -V 2>&1): aio-py-rq needs Python 3.10 or later (make PYTHON=python3.12 ...)" >&2; \
 		exit 1; }
 	@$(PYTHON) -m venv $(VENV_DIR) 2>/dev/null || { \
 		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
