@@ -5,7 +5,7 @@ VENV = .venv
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: test unit lint demo bench matrix clean
+.PHONY: test unit lint demo bench matrix clean unasync
 
 test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -17,6 +17,11 @@ unit: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks examples ci
 	$(VENV)/bin/mypy
+
+# Write the sync twin (aiopyrq.sync and its tests) from the asyncio source (ci/unasync.py);
+# tests/unit/test_unasync.py fails while the committed twin is stale.
+unasync: $(VENV)/.installed
+	$(VENV)/bin/python ci/unasync.py
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python examples/demo.py

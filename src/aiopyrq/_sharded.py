@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import itertools
 import zlib
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiopyrq import _tasks
 from aiopyrq._base import check_int, check_items, check_name, check_wait
 from aiopyrq._keys import shard_name
 from aiopyrq._queue import PROCESSING_TIMEOUT, Queue, check_count
@@ -70,7 +71,7 @@ class ShardedQueue:
         self._next = itertools.cycle(range(count))
         self._held: defaultdict[bytes, deque[int]] = defaultdict(deque)  # by stored bytes
         self._early: list[tuple[int, Any]] = []  # items a blocking get moved after another won
-        self._blocked: dict[int, asyncio.Task[Any]] = {}
+        self._blocked: dict[int, _tasks.Task[Any]] = {}
         # Calls that failed on some shards, to finish when made again (see _each).
         self._unfinished_adds: dict[tuple[Item, ...], tuple[int, frozenset[int]]] = {}
         self._unfinished_gets: dict[int, int] = {}  # shard -> count its failed get asked
@@ -101,8 +102,8 @@ class ShardedQueue:
             job instead of doing it twice.
         """
         shards = list(args)
-        outcomes = await asyncio.gather(
-            *(job(self.shards[i], args[i]) for i in shards), return_exceptions=True
+        outcomes = await _tasks.settled(
+            functools.partial(job, self.shards[i], args[i]) for i in shards
         )
         done: dict[int, _Result] = {}
         failed: dict[int, BaseException] = {}
@@ -115,7 +116,7 @@ class ShardedQueue:
 
     async def _all(self, job: Callable[[Queue], Awaitable[_Result]]) -> list[_Result]:
         """Run ``job(shard)`` on every shard at once; the results in the shards' order."""
-        return list(await asyncio.gather(*(job(shard) for shard in self.shards)))
+        return await _tasks.gathered(functools.partial(job, shard) for shard in self.shards)
 
     async def _sum(self, job: Callable[[Queue], Awaitable[int]]) -> int:
         """Run ``job(shard)`` on every shard at once; add up the results."""
@@ -200,10 +201,8 @@ class ShardedQueue:
         """
         for i, shard in enumerate(self.shards):
             if i not in self._blocked:
-                self._blocked[i] = asyncio.create_task(shard.get_items(1, wait=wait))
-        await asyncio.wait(
-            self._blocked.values(), timeout=wait, return_when=asyncio.FIRST_COMPLETED
-        )
+                self._blocked[i] = _tasks.start(functools.partial(shard.get_items, 1, wait))
+        await _tasks.first_done(self._blocked.values(), wait)
         self._harvest()
         return self._take_early(len(self._early))
 
@@ -301,9 +300,7 @@ class ShardedQueue:
 
     async def release(self) -> int:
         """Stop blocking, and give every item this consumer holds back to its shard."""
-        for task in self._blocked.values():
-            task.cancel()
-        await asyncio.gather(*self._blocked.values(), return_exceptions=True)
+        await _tasks.stop(self._blocked.values())
         self._blocked.clear()
         self._early.clear()
         self._held.clear()
