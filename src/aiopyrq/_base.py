@@ -318,7 +318,7 @@ class Structure:
             if call.call_key is not None:
                 self._failed[call.identity] = call.call_key
         while len(self._failed) > REMEMBERED_FAILURES:
-            del self._failed[next(iter(self._failed))]
+            self._failed.pop(next(iter(self._failed)), None)  # another thread may trim too
 
     def _forget_failed(self) -> None:
         """Forget the failed calls: what they may have taken was given back since."""

@@ -7,6 +7,7 @@ words that mean the same in both twins, so that its code is written once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -46,3 +47,11 @@ async def stop(tasks: Iterable[Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def guard() -> contextlib.AbstractContextManager[object]:
+    """What keeps bookkeeping between two awaits whole: nothing, in one event loop.
+
+    The sync twin's is a lock: there, other threads may run at any time.
+    """
+    return contextlib.nullcontext()

@@ -11,6 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import contextlib
     from collections.abc import Callable, Iterable
 
 _Result = TypeVar("_Result")
@@ -61,3 +62,8 @@ def stop(tasks: Iterable[Task[Any]]) -> None:
     processing list, for the release that follows to give back.
     """
     concurrent.futures.wait(list(tasks))
+
+
+def guard() -> contextlib.AbstractContextManager[object]:
+    """A lock that keeps bookkeeping whole while other threads use the same object."""
+    return threading.RLock()
