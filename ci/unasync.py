@@ -44,6 +44,7 @@ GENERATED = {
     "src/aiopyrq/_pool.py": "src/aiopyrq/sync/_pool.py",
     "src/aiopyrq/_sharded.py": "src/aiopyrq/sync/_sharded.py",
     "src/aiopyrq/_transport/_runner.py": "src/aiopyrq/sync/_transport/_runner.py",
+    "src/aiopyrq/_types.py": "src/aiopyrq/sync/_types.py",
     "tests/helpers.py": "tests/sync_helpers.py",
     "tests/integration/test_queue.py": "tests/integration/sync/test_sync_queue.py",
     "tests/integration/test_unique_queue.py": "tests/integration/sync/test_sync_unique_queue.py",
@@ -52,6 +53,11 @@ GENERATED = {
 """Each asyncio file and the file of its sync twin."""
 
 LEFT_OUT = {
+    "src/aiopyrq/_types.py": {
+        "_MAKERS": "the command line makes asyncio structures only",
+        "register": "the command line makes asyncio structures only",
+        "structure_of": "the command line makes asyncio structures only",
+    },
     "tests/helpers.py": {
         "Fleet": "asyncio subprocesses; the sync tests use the asyncio one",
         "until": "polls a sync or an async condition; the sync tests poll in their own way",
@@ -59,10 +65,12 @@ LEFT_OUT = {
 }
 """Top-level definitions with no sync twin, by file, each with the reason."""
 
-TWINNED = ("_base", "_queue", "_unique_queue", "_pool", "_sharded", "_tasks", "_turns")
+TWINNED = ("_base", "_queue", "_unique_queue", "_pool", "_sharded", "_tasks", "_turns", "_types")
 """The modules of ``aiopyrq`` whose sync twin is ``aiopyrq.sync``'s (and ``_transport``)."""
 
 _RULES: list[tuple[str, str]] = [
+    (r"^from aiopyrq\._types import register\n", ""),
+    (r"^register\(.*\)\n", ""),
     (
         r"\bfrom aiopyrq import _scripts, _transport\b",
         "from aiopyrq import _scripts\nfrom aiopyrq.sync import _transport",
@@ -71,8 +79,6 @@ _RULES: list[tuple[str, str]] = [
     (rf"\baiopyrq\.({'|'.join(TWINNED)}|_transport)\b", r"aiopyrq.sync.\1"),
     (r"\bfrom aiopyrq import (?=[A-Z(])", "from aiopyrq.sync import "),
     (r"\btests\.helpers\b", "tests.sync_helpers"),
-    (r"^from aiopyrq\._types import register\n", ""),
-    (r"^register\(.*\)\n", ""),
     (r"\bredis\.asyncio\b", "redis"),
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
@@ -97,33 +103,37 @@ class UnasyncError(Exception):
     """A file whose sync twin would not run as written."""
 
 
+def _names(node: ast.stmt) -> set[str]:
+    """The names a top-level statement defines (a function, a class, an assignment)."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return {node.target.id}
+    if isinstance(node, ast.Assign):
+        return {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return set()
+
+
 def _leave_out(text: str, names: dict[str, str]) -> str:
     """The text without the top-level definitions named (decorators and all)."""
     lines = text.splitlines(keepends=True)
-    spans = []
-    for node in ast.parse(text).body:
-        definition = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        if definition and node.name in names:
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            spans.append((first - 1, node.end_lineno or node.lineno))
-    missing = [name for name in names if not _defines(text, name)]
+    body = ast.parse(text).body
+    missing = set(names) - {name for node in body for name in _names(node)}
     if missing:
         msg = f"LEFT_OUT names what the file does not define: {sorted(missing)}"
         raise UnasyncError(msg)
+    spans = []
+    for node in body:
+        if _names(node) & set(names):
+            decorators = getattr(node, "decorator_list", [])
+            first = min([node.lineno] + [d.lineno for d in decorators])
+            spans.append((first - 1, node.end_lineno or node.lineno))
     for first, end in sorted(spans, reverse=True):
         start = first
         while start > 0 and not lines[start - 1].strip():
             start -= 1  # the blank lines before it go too
         del lines[start:end]
     return "".join(lines)
-
-
-def _defines(text: str, name: str) -> bool:
-    return any(
-        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        and node.name == name
-        for node in ast.parse(text).body
-    )
 
 
 def _imports_time(text: str) -> bool:

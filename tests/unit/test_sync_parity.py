@@ -47,4 +47,17 @@ def test_sync_methods_are_plain(name):
 def test_sync_all():
     """aiopyrq.sync exports the structures, the durability options and the error tree."""
     assert aiopyrq.sync.__all__ == sorted(aiopyrq.sync.__all__)
-    assert set(aiopyrq.sync.__all__) == set(aiopyrq.__all__) - {"Consumer", "ConsumerStats"}
+    assert aiopyrq.sync.__all__ == aiopyrq.__all__
+    assert aiopyrq.sync.ConsumerStats is aiopyrq.ConsumerStats
+
+
+def parameters(function) -> list[tuple[str, object, object]]:
+    """A function's parameters: name, kind and default (annotations differ by twin)."""
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+def test_consumer_twins():
+    """The sync Consumer takes the same options as the asyncio one, and has its methods."""
+    assert parameters(aiopyrq.sync.Consumer) == parameters(aiopyrq.Consumer)
+    assert parameters(aiopyrq.sync.Consumer.run) == parameters(aiopyrq.Consumer.run)
+    assert public(aiopyrq.sync.Consumer).keys() == public(aiopyrq.Consumer).keys()

@@ -18,6 +18,7 @@ itself.
 
 from __future__ import annotations
 
+from aiopyrq._consumer import ConsumerStats
 from aiopyrq._durability import Durability
 from aiopyrq.errors import (
     AiopyrqError,
@@ -27,6 +28,7 @@ from aiopyrq.errors import (
     NotEnoughSyncedSlavesError,
     WaitAofError,
 )
+from aiopyrq.sync._consumer import Consumer
 from aiopyrq.sync._pool import Pool
 from aiopyrq.sync._queue import Queue
 from aiopyrq.sync._sharded import ShardedQueue
@@ -34,6 +36,8 @@ from aiopyrq.sync._unique_queue import UniqueQueue
 
 __all__ = [
     "AiopyrqError",
+    "Consumer",
+    "ConsumerStats",
     "Durability",
     "DurabilityError",
     "MissingDependencyError",

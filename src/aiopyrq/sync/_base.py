@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from redis.typing import EncodableT
     from typing_extensions import Self
 
-    from aiopyrq._types import Item as Item  # noqa: PLC0414 - _scripts imports it from here
+    from aiopyrq.sync._types import Item as Item  # noqa: PLC0414 - _scripts imports it from here
 
 # The socket timeout of a connection made without one (5 s in redis-py 8, none before).
 _DEFAULT_SOCKET_TIMEOUT = inspect.signature(AbstractConnection).parameters["socket_timeout"].default

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from redis.typing import EncodableT
 
     from aiopyrq._durability import Durability
-    from aiopyrq._types import Item, Kind
+    from aiopyrq.sync._types import Item, Kind
 
 DEFAULT_CHUNK_SIZE = 100
 DEFAULT_ACK_TTL = 600  # seconds
@@ -44,7 +44,7 @@ class Pool(Structure):
 
     A Pool has no leases, processing lists or dead letters: ``reject_items``, ``release``,
     ``heartbeat``, recovery and the dead-letter methods, there for the contract that every
-    structure shares (``aiopyrq._types.Consumable``), have nothing to do and write nothing.
+    structure shares (``aiopyrq.sync._types.Consumable``), have nothing to do and write nothing.
 
     Args:
         name: The name of the pool, its key.

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from redis.typing import EncodableT
 
     from aiopyrq._durability import Durability
-    from aiopyrq._types import Item, Kind
+    from aiopyrq.sync._types import Item, Kind
 
 PROCESSING_TIMEOUT = 7200  # seconds
 """Default age of a consumer's last get beyond which its items count as abandoned."""

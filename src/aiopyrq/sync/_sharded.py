@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from redis import ConnectionPool, Redis
     from redis.cluster import RedisCluster
 
-    from aiopyrq._types import Item, Kind
+    from aiopyrq.sync._types import Item, Kind
 
 _UNFINISHED = 64  # unfinished adds remembered, at most
 _Arg = TypeVar("_Arg")

@@ -12,7 +12,7 @@ from aiopyrq.sync._queue import Queue, check_count
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from aiopyrq._types import Item, Kind
+    from aiopyrq.sync._types import Item, Kind
 
 
 class UniqueQueue(Queue):
