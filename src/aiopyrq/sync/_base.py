@@ -167,7 +167,7 @@ class Structure:
         if isinstance(redis, ConnectionPool):
             redis = Redis(connection_pool=redis)
         elif not isinstance(redis, Redis | RedisCluster):
-            msg = f"redis must be a redis Redis, RedisCluster or ConnectionPool: {redis!r}"
+            msg = f"redis must be a redis.Redis, RedisCluster or ConnectionPool: {redis!r}"
             raise TypeError(msg)
         self.redis: Redis | RedisCluster = redis
         self.keys = QueueKeys(self.name, cluster=isinstance(redis, RedisCluster))

@@ -194,7 +194,7 @@ def test_bad_name_refused(cls, client, bad):
 
 
 OTHER_TWIN = redis.asyncio.Redis
-"""The client of the other twin: a client of redis-py's sync API here."""
+"""The client class of the other twin (redis-py's sync or asyncio API), refused here."""
 
 
 @pytest.mark.standalone_only
