@@ -16,12 +16,18 @@ import pytest
 import redis.asyncio
 
 import aiopyrq
-from aiopyrq.sync import Consumer, Pool, Queue, UniqueQueue
+from aiopyrq.sync import Consumer, Pool, Queue, ShardedQueue, UniqueQueue
 from tests.helpers import items_named
 
 pytestmark = pytest.mark.redis
 
-KINDS = {"queue": Queue, "unique": UniqueQueue, "pool": Pool}
+
+def sharded(name, client):
+    """A ShardedQueue of three shards."""
+    return ShardedQueue(name, client, shards=3)
+
+
+KINDS = {"queue": Queue, "unique": UniqueQueue, "pool": Pool, "sharded": sharded}
 QUEUES = {"queue": Queue, "unique": UniqueQueue}
 BOUND = 10  # seconds: the bound of any wait
 
@@ -80,6 +86,10 @@ def test_every_item_is_handled_once(client, name, kind):
     assert (consumer.stats.delivered, consumer.stats.acked, consumer.stats.failed) == (60, 60, 0)
     if kind == "pool":
         assert structure.get_count_to_process() == 0
+    elif kind == "sharded":
+        assert structure.get_count() == 0
+        for shard in structure.shard_names:
+            assert_nothing_held(client, shard)
     else:
         assert structure.get_count() == 0
         assert_nothing_held(client, name)
@@ -268,6 +278,7 @@ def test_heartbeat_keeps_a_long_handler_from_recovery(client, name):
 
 def test_refuses_asyncio_parts(client, name):
     """An asyncio structure or an async handler is refused: they belong to aiopyrq.Consumer."""
+
     async def handler(item):
         del item
 
