@@ -111,6 +111,7 @@ class Consumer:
         self._busy = 0  # items (batches with batch=True) handed to workers, not yet settled
         self._counting = threading.Lock()  # around the stats: workers update them at once
         self._unsure = False  # a get failed: items may be held that nobody handles
+        self._abandoned = False  # shut down with handlers running: their items went back
         self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
 
     def stop(self) -> None:
@@ -266,7 +267,13 @@ class Consumer:
         return True
 
     def _settle(self, done: list[Any], failed: list[Any]) -> None:
-        """Ack what succeeded, reject what failed: one call each for the batch."""
+        """Ack what succeeded, reject what failed: one call each for the batch.
+
+        A handler that ends after the grace period settles nothing: its item went back to
+        the queue at shut-down.
+        """
+        if self._abandoned:
+            return
         if done:
             self._retried("ack", self.structure.ack_items, done)
             with self._counting:
@@ -328,6 +335,7 @@ class Consumer:
             while self._busy and (left := deadline - time.monotonic()) > 0:
                 self._changed.wait(left)
             late = self._busy
+            self._abandoned = bool(late)
         if late:
             logger.warning(
                 "%d handler calls on %s outlived the grace period", late, self.structure.name
