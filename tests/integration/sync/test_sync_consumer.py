@@ -1,6 +1,7 @@
 """The sync Consumer: every item handled once, in threads, acked per batch, recovered, stopped.
 
-Every test counts every item; each wait is bounded. The SIGTERM and SIGKILL tests run
+Every test counts every item; each wait is bounded; each runs on standalone, Cluster and
+Sentinel. The SIGTERM and SIGKILL tests run
 ``sync_consumer_runtime.py`` beside the asyncio one (test_consumer.py,
 test_consumer_failures.py).
 """
@@ -19,7 +20,7 @@ import aiopyrq
 from aiopyrq.sync import Consumer, Pool, Queue, ShardedQueue, UniqueQueue
 from tests.helpers import items_named
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
 
 def sharded(name, client):
