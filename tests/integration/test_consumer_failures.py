@@ -34,8 +34,12 @@ OPTIONS = (
 )  # fmt: skip
 
 
-RUNTIMES = {"async": "consumer_runtime.py", "sync": "sync_consumer_runtime.py"}
-"""The Consumer processes: aiopyrq's, and aiopyrq.sync's (handlers in threads)."""
+RUNTIMES = {
+    "async": "consumer_runtime.py",
+    "sync": "sync_consumer_runtime.py",
+    "mixed": ("consumer_runtime.py", "sync_consumer_runtime.py"),
+}
+"""The Consumer processes: aiopyrq's, aiopyrq.sync's (handlers in threads), or both in turn."""
 
 
 def fleet(url: str, name: str, *options: str, runtime: str = "async") -> Fleet:
