@@ -1,9 +1,8 @@
 """The sync Consumer: every item handled once, in threads, acked per batch, recovered, stopped.
 
 Every test counts every item; each wait is bounded; each runs on standalone, Cluster and
-Sentinel. The SIGTERM and SIGKILL tests run
-``sync_consumer_runtime.py`` beside the asyncio one (test_consumer.py,
-test_consumer_failures.py).
+Sentinel. The SIGTERM and SIGKILL tests run ``sync_consumer_runtime.py`` beside the asyncio
+one (test_consumer.py, test_consumer_failures.py).
 """
 
 from __future__ import annotations
