@@ -18,8 +18,8 @@ itself.
 
 from __future__ import annotations
 
-from aiopyrq._consumer import ConsumerStats
 from aiopyrq._durability import Durability
+from aiopyrq._stats import ConsumerStats
 from aiopyrq.errors import (
     AiopyrqError,
     DurabilityError,

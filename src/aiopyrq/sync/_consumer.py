@@ -21,7 +21,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from aiopyrq._base import check_int, check_wait
-from aiopyrq._consumer import _RETRY_AFTER, ConsumerStats
+from aiopyrq._consumer import _RETRY_AFTER
+from aiopyrq._stats import ConsumerStats
 from aiopyrq.sync._types import Consumable
 
 if TYPE_CHECKING:
