@@ -2,19 +2,20 @@
 
 The sync twin of ``aiopyrq.Consumer`` (``aiopyrq._consumer``), with the same options and
 the same rules: a blocking get in the calling thread, at most ``concurrency`` handlers at a
-time (one worker thread each), one ack (and one reject) per batch got, a heartbeat and a
-reaper in threads of their own, and a graceful stop on ``stop()``, SIGTERM or SIGINT.
-Written by hand: threads are not tasks. What they share is kept in ``aiopyrq._consumer``
-(``ConsumerStats``, the pause after a failure) and in the structures' contract.
+time (one worker thread each), the next batch fetched while the last is handled, the acks
+of finished handlers gathered and sent one call at a time (``aiopyrq.sync._acks``), a
+heartbeat and a reaper in threads of their own, and a graceful stop on ``stop()``, SIGTERM
+or SIGINT. Written by hand: threads are not tasks. What the twins share is kept in one
+place: ``ConsumerStats``, the failure log, the pause after a failure, the structures'
+contract.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import functools
 import inspect
 import logging
-import queue
 import signal
 import threading
 import time
@@ -22,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiopyrq._base import check_int, check_wait
 from aiopyrq._consumer import _RETRY_AFTER
+from aiopyrq._failures import FailureLog
 from aiopyrq._stats import ConsumerStats
+from aiopyrq.sync._acks import Acks
 from aiopyrq.sync._types import Consumable
 
 if TYPE_CHECKING:
@@ -34,7 +37,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("aiopyrq")
 
 _NO_SPAN = contextlib.nullcontext()
-_STOP_WORKER = None
 _JOIN = 1.0  # seconds to wait for an upkeep thread's last call at shut-down
 
 
@@ -43,17 +45,23 @@ class Consumer:
 
     Items are fetched in batches with a blocking get in the thread that calls ``run()``,
     handled by at most ``concurrency`` worker threads at a time, acknowledged on success
-    (one ack per batch got) and rejected (counted towards dead letters) when the handler
-    raises. Alongside, a heartbeat thread keeps this consumer's lease fresh, and a reaper
-    thread returns the items of dead consumers to the queue once their lease is
-    ``lease_timeout`` seconds old (one reaper per queue at a time).
+    and rejected (counted towards dead letters) when the handler raises. Alongside, a
+    heartbeat thread keeps this consumer's lease fresh, and a reaper thread returns the
+    items of dead consumers to the queue once their lease is ``lease_timeout`` seconds old
+    (one reaper per queue at a time).
+
+    One item at a time (``batch=False``), the next batch is fetched while the last one is
+    handled: the consumer holds at most ``concurrency + batch_size`` items not yet handled
+    (from a Pool, at most ``concurrency``). The acks of items whose handlers returned are
+    sent together, one call at a time, as the asyncio Consumer sends them.
 
     ``stop()``, SIGTERM or SIGINT stop it gracefully: no new fetch (a get under way ends
-    within ``wait`` seconds, and what it took is not started), running handlers get
-    ``grace_period`` seconds to finish and be acked, and what is left goes back to the
-    front of the queue, with this consumer's processing list and lease removed. A handler
-    still running after the grace period cannot be stopped (a thread): its item is given
-    back all the same, and its thread, a daemon, is left to end on its own.
+    within ``wait`` seconds) and no new handler, running handlers get ``grace_period``
+    seconds to finish, the acks of those that returned are sent, and what is left
+    (unfinished, or fetched and not started) goes back to the front of the queue, with this
+    consumer's processing list and lease removed. A handler still running after the grace
+    period cannot be stopped (a thread): its item goes back all the same, its result is not
+    settled, and its thread, a daemon, is left to end on its own.
 
     Args:
         structure: The ``aiopyrq.sync`` structure to consume. Give each consumer its own
@@ -108,12 +116,15 @@ class Consumer:
         self.stats = ConsumerStats()
         self.spans = spans
         self._stopping = threading.Event()
-        self._changed = threading.Condition()  # notified when a slot frees, or on stop()
-        self._busy = 0  # items (batches with batch=True) handed to workers, not yet settled
-        self._counting = threading.Lock()  # around the stats: workers update them at once
-        self._unsure = False  # a get failed: items may be held that nobody handles
+        self._changed = threading.Condition()  # around what follows; notified on each change
+        self._busy = 0  # items (batches with batch=True) fetched and not settled
+        self._running = 0  # handler calls running
+        self._ready: collections.deque[Any] = collections.deque()  # fetched, not started
         self._abandoned = False  # shut down with handlers running: their items went back
-        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._counting = threading.Lock()  # around the stats and the failure log
+        self._unsure = False  # a get failed: items may be held that nobody handles
+        self._acks = Acks(self._ack, self.batch_size, self._more_coming, self._acked)
+        self._failures = FailureLog(logger)
 
     def stop(self) -> None:
         """Ask the consumer to stop; ``run()`` returns once it has shut down."""
@@ -132,17 +143,18 @@ class Consumer:
             ValueError: handle_signals in a thread other than the main thread.
         """
         previous = self._catch_signals() if handle_signals else {}
-        workers = [self._thread(self._work_on, f"worker-{i}") for i in range(self.concurrency)]
-        upkeep = []
+        workers = [self._thread(self._work, f"worker-{i}") for i in range(self.concurrency)]
+        acker = None if self.batch else self._thread(self._acks.run, "acks")
+        upkeep = [self._thread(lambda: self._every(self._failures.window, self._report), "log")]
         if self.structure.leases:
-            upkeep = [
+            upkeep += [
                 self._thread(lambda: self._every(self.lease_timeout / 3, self._heartbeat), "beat"),
                 self._thread(lambda: self._every(self.sweep_interval, self._reap), "reaper"),
             ]
         try:
             self._fetch_until_stopped()
         finally:
-            self._shut_down(workers, upkeep)
+            self._shut_down(workers, acker, upkeep)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
@@ -170,10 +182,9 @@ class Consumer:
             if self._unsure:
                 self._give_back_unknown()
                 continue
-            room = self._room(self.concurrency - 1)
-            if room == 0:
+            size = self._next_size()
+            if size == 0:
                 continue
-            size = self.batch_size if self.batch else min(self.batch_size, room)
             try:
                 with self._span("get"):
                     items = self.structure.get_items(size, wait=self.wait)
@@ -187,37 +198,84 @@ class Consumer:
             if items and not self._stopping.is_set():  # else: given back at shut-down
                 self._dispatch(items)
 
-    def _dispatch(self, items: list[Any]) -> None:
-        """Hand the items to the workers: each its own handler call, or one for the batch."""
-        with self._counting:
-            self.stats.delivered += len(items)
+    def _next_size(self) -> int:
+        """Wait until a fetch may hold more items; return how many (0: stopping).
+
+        As ``aiopyrq.Consumer`` decides: a batch once fewer than ``concurrency`` batches
+        run; one at a time, what keeps the items held and not handled within
+        ``concurrency + batch_size`` (a Pool: ``concurrency``), acks at most two batches
+        behind.
+        """
         with self._changed:
-            self._busy += 1 if self.batch else len(items)
-        if self.batch:
-            self._work.put(lambda: self._settle_batch(items))
-            return
-        got = _Batch(items)
-        for i, item in enumerate(items):
-            self._work.put(functools.partial(self._handle_one, got, i, item))
+            if self.batch:
+                return self.batch_size if self._room(self.concurrency - 1) else 0
+            most = self.concurrency + (self.batch_size if self.structure.leases else 0)
+            while not self._stopping.is_set():
+                waiting = len(self._ready)
+                room = most - waiting - self._running
+                acks_behind = self._acks.pending > 2 * self.batch_size
+                if waiting < self.concurrency and room > 0 and not acks_behind:
+                    return min(self.batch_size, room)
+                self._changed.wait()
+            return 0
 
-    def _work_on(self) -> None:
-        """A worker thread: run what is handed to it until told to stop."""
-        while (job := self._work.get()) is not _STOP_WORKER:
-            job()
+    def _room(self, most_busy: int) -> int:
+        """Wait until at most most_busy slots are busy (or stopping); the free slots.
 
-    def _handle_one(self, got: _Batch, i: int, item: Any) -> None:  # noqa: ANN401 - an item
-        """Handle one item; the last of its batch to finish settles the batch."""
-        last = got.record(i, ok=self._handle(item))
-        if last:
-            try:
-                self._settle(*got.outcome())
+        Called with the lock held.
+        """
+        while not self._stopping.is_set():
+            if self._busy <= most_busy:
+                return self.concurrency - self._busy
+            self._changed.wait()
+        return 0
+
+    def _dispatch(self, items: list[Any]) -> None:
+        """Hand the items to the workers: one at a time, or the batch as one."""
+        with self._changed:
+            if self.batch:
+                self._busy += 1
+                self._ready.append(items)
+            else:
+                self._busy += len(items)
+                self._ready.extend(items)
+            self._changed.notify_all()
+
+    def _work(self) -> None:
+        """A worker thread: handle what is ready, until stopping (no new handler then)."""
+        while True:
+            with self._changed:
+                while not self._ready and not self._stopping.is_set():
+                    self._changed.wait()
+                if self._stopping.is_set():
+                    return
+                what = self._ready.popleft()
+                self._running += 1
+                self._changed.notify_all()  # room for the next fetch
+            with self._counting:
+                self.stats.delivered += len(what) if self.batch else 1
+            try:  # running until settled: the shut-down waits for the ack or the reject
+                error = self._handle(what)
+                if self.batch:
+                    self._settle_batch(what, error)
+                elif error is None:
+                    self._acks.add(what)
+                else:
+                    self._failed([what], error, slots=1)
             finally:
-                self._free(len(got.items))
+                with self._changed:
+                    self._running -= 1
+                    self._changed.notify_all()
 
-    def _settle_batch(self, items: list[Any]) -> None:
+    def _settle_batch(self, items: list[Any], error: Exception | None) -> None:
+        if error is not None:
+            self._failed(items, error, slots=1)
+            return
         try:
-            ok = self._handle(items)
-            self._settle(items if ok else [], [] if ok else items)
+            if not self._abandoned:
+                self._retried("ack", self.structure.ack_items, items)
+                with self._counting:
+                    self.stats.acked += len(items)
         finally:
             self._free(1)
 
@@ -226,19 +284,26 @@ class Consumer:
             self._busy -= slots
             self._changed.notify_all()
 
-    def _room(self, most_busy: int) -> int:
-        """Wait until at most most_busy slots are busy (or stopping); return the free slots."""
-        with self._changed:
-            while not self._stopping.is_set():
-                if self._busy <= most_busy:
-                    return self.concurrency - self._busy
-                self._changed.wait()
-        return 0
+    def _ack(self, items: list[Any]) -> bool:
+        """One at a time: ack the items of handlers that returned; False if it gave up."""
+        if self._abandoned:
+            return False
+        return self._retried("ack", self.structure.ack_items, items) is not None
+
+    def _more_coming(self) -> bool:
+        return bool(self._running or self._ready)
+
+    def _acked(self, items: list[Any], sent: bool) -> None:
+        self._free(len(items))
+        if sent:
+            with self._counting:
+                self.stats.acked += len(items)
 
     def _give_back_unknown(self) -> None:
         """After a failed get: once every running handler has settled, give back the rest."""
-        if self._room(0) == 0:
-            return  # stopping: the shut-down gives everything back
+        with self._changed:
+            if self._room(0) == 0:
+                return  # stopping: the shut-down gives everything back
         try:
             released = self.structure.release()
         except Exception:
@@ -254,46 +319,40 @@ class Consumer:
             return _NO_SPAN
         return self.spans(operation, self.structure.name)
 
-    def _handle(self, what: Any) -> bool:  # noqa: ANN401 - an item or a batch
+    def _handle(self, what: Any) -> Exception | None:  # noqa: ANN401 - an item or a batch
+        """Call the handler; return its error, None if it returned."""
         started = time.perf_counter()
         try:
             with self._span("handle"):
                 self.handler(what)
-        except Exception:
-            logger.exception("handler failed on %s", self.structure.name)
-            return False
+        except Exception as error:  # noqa: BLE001 - any handler error fails the item
+            return error
         finally:
             with self._counting:
                 self.stats.time_handler(time.perf_counter() - started)
-        return True
+        return None
 
-    def _settle(self, done: list[Any], failed: list[Any]) -> None:
-        """Ack what succeeded, reject what failed: one call each for the batch.
-
-        A handler that ends after the grace period settles nothing: its item went back to
-        the queue at shut-down.
-        """
-        if self._abandoned:
-            return
-        if done:
-            self._retried("ack", self.structure.ack_items, done)
+    def _failed(self, items: list[Any], error: Exception, *, slots: int) -> None:
+        """The handler raised on items (a batch, or one item): log it, reject them."""
+        try:
             with self._counting:
-                self.stats.acked += len(done)
-        if failed:
-            with self._counting:
-                self.stats.failed += len(failed)
-            if self.structure.leases:
-                dead = self._retried("reject", self.structure.reject_items, failed)
+                item = items if self.batch else items[0]
+                self._failures.failed(self.structure.name, item, error)
+                self.stats.failed += len(items)
+            if self.structure.leases and not self._abandoned:
+                dead = self._retried("reject", self.structure.reject_items, items)
                 with self._counting:
-                    self.stats.dead_lettered += dead
+                    self.stats.dead_lettered += dead or 0
+        finally:
+            self._free(slots)
 
     def _retried(
         self, operation: str, call: Callable[[list[Any]], int | None], items: list[Any]
-    ) -> int:
-        """Run an ack or a reject until it succeeds, or until the consumer stops.
+    ) -> int | None:
+        """Run an ack or a reject until it succeeds (its reply, or 0), or the consumer stops.
 
         While it fails, the items stay in this consumer's processing list, and its
-        heartbeat keeps them its own; a consumer that stops meanwhile gives them back.
+        heartbeat keeps them its own; a consumer that stops meanwhile gives them back (None).
         """
         while True:
             try:
@@ -302,8 +361,12 @@ class Consumer:
             except Exception:
                 logger.exception("%s on %s failed", operation, self.structure.name)
                 if self._stopping.is_set():
-                    return 0
+                    return None
             self._pause(_RETRY_AFTER)
+
+    def _report(self) -> None:
+        with self._counting:
+            self._failures.report()
 
     def _every(self, interval: float, job: Callable[[], object]) -> None:
         while not self._stopping.is_set():
@@ -328,50 +391,34 @@ class Consumer:
             name = self.structure.name
             logger.warning("recovered %d items of dead consumers of %s", recovered, name)
 
-    def _shut_down(self, workers: list[threading.Thread], upkeep: list[threading.Thread]) -> None:
-        """Let running handlers finish within the grace period, then give back the rest."""
+    def _shut_down(
+        self,
+        workers: list[threading.Thread],
+        acker: threading.Thread | None,
+        upkeep: list[threading.Thread],
+    ) -> None:
+        """Let running handlers finish within the grace period, ack, give back the rest."""
         self.stop()
         deadline = time.monotonic() + self.grace_period
         with self._changed:
-            while self._busy and (left := deadline - time.monotonic()) > 0:
+            while self._running and (left := deadline - time.monotonic()) > 0:
                 self._changed.wait(left)
-            late = self._busy
+            late = self._running
             self._abandoned = bool(late)
         if late:
-            logger.warning(
-                "%d handler calls on %s outlived the grace period", late, self.structure.name
-            )
-        for _ in workers:
-            self._work.put(_STOP_WORKER)
+            name = self.structure.name
+            logger.warning("%d handler calls on %s outlived the grace period", late, name)
+        else:
+            for thread in workers:  # each has settled its last item, and returns
+                thread.join(_JOIN)
+        if acker is not None:
+            self._acks.close()  # every handler is done: send what is left
+            acker.join()  # bounded: gives up on an error once stopping
         for thread in upkeep:
             thread.join(_JOIN)
-        if not late:
-            for thread in workers:
-                thread.join(_JOIN)
+        with self._counting:
+            self._failures.report()
         if self.structure.leases:
             released = self.structure.release()
             if released:
                 logger.info("gave %d unfinished items back to %s", released, self.structure.name)
-
-
-class _Batch:
-    """The items of one get, handled one per worker: settled together by the last one."""
-
-    def __init__(self, items: list[Any]) -> None:
-        self.items = items
-        self._ok: list[bool] = [False] * len(items)
-        self._left = len(items)
-        self._lock = threading.Lock()
-
-    def record(self, i: int, *, ok: bool) -> bool:
-        """Record the outcome of item i; whether it was the last of the batch."""
-        with self._lock:
-            self._ok[i] = ok
-            self._left -= 1
-            return self._left == 0
-
-    def outcome(self) -> tuple[list[Any], list[Any]]:
-        """The items whose handler succeeded, and those whose handler raised."""
-        done = [item for item, ok in zip(self.items, self._ok, strict=True) if ok]
-        failed = [item for item, ok in zip(self.items, self._ok, strict=True) if not ok]
-        return done, failed
