@@ -426,10 +426,13 @@ class Bench:
         measures = self.opts.measures
         for rnd in range(self.opts.rounds):
             order = targets[rnd % len(targets) :] + targets[: rnd % len(targets)]
-            cases = [(t, s) for s in STRUCTURES for t in order if t.kind == "lib" or s == "queue"]
+            cases = [
+                (t, s) for s in STRUCTURES for t in order if t.kind != "streams" or s == "queue"
+            ]
             for config in CONFIGS if "throughput" in measures else ():
                 for target, structure in cases:
                     await self.throughput(rnd, config, structure, target)
+            cases = [(t, s) for t, s in cases if t.kind != "sync"]  # throughput only
             for target, structure in cases:
                 if "idle" in measures:
                     await self.latency(rnd, structure, target)
@@ -510,9 +513,10 @@ class Report:
         lines = [
             (
                 "| configuration | structure | target | items/s | × original | × baseline "
-                "| × streams | Redis CPU µs/item | Redis calls/item | client CPU µs/item |"
+                "| × streams | Redis CPU µs/item | Redis calls/item | client CPU µs/item "
+                "| client CPU × aiopyrq |"
             ),
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         rows = itertools.product(CONFIGS, STRUCTURES, self.targets)
         for config, structure, target in rows:
@@ -523,13 +527,16 @@ class Report:
             original = self.values("throughput", "items_per_s", **where | {"target": "original"})
             baseline = self.values("throughput", "items_per_s", **where | {"target": "baseline"})
             streams = self.values("throughput", "items_per_s", config=config, target="streams")
+            cpu = self.values("throughput", "client_cpu_us", **where)
+            ours = self.values("throughput", "client_cpu_us", **where | {"target": "aiopyrq"})
             lines.append(
                 f"| {config} | {structure} | {target} | {spread(speed, 0)} "
                 f"| {self.ratio(speed, original)} | {self.ratio(speed, baseline)} "
                 f"| {self.ratio(speed, streams)} "
                 f"| {self.median('throughput', 'redis_cpu_us', **where):.1f} "
                 f"| {self.median('throughput', 'calls', **where):.2f} "
-                f"| {self.median('throughput', 'client_cpu_us', **where):.1f} |"
+                f"| {self.median('throughput', 'client_cpu_us', **where):.1f} "
+                f"| {self.ratio(cpu, ours) if target != 'aiopyrq' else '–'} |"
             )
         return lines
 
@@ -686,7 +693,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=4, help="consumer tasks per process")
     parser.add_argument("--poll-interval", type=float, default=0.01, help="latency, poll mode")
     parser.add_argument("--idle", type=float, default=1.0, help="latency: idle seconds counted")
-    parser.add_argument("--targets", default="aiopyrq,original,streams")
+    parser.add_argument("--targets", default="aiopyrq,sync,original,streams")
     parser.add_argument(
         "--baseline", metavar="REF", help="also measure this library at a git commit (a target)"
     )
@@ -714,6 +721,7 @@ def main() -> None:
     wanted = opts.targets.split(",")
     targets = [
         Target("aiopyrq", sys.executable, "lib"),
+        Target("sync", sys.executable, "sync"),  # aiopyrq.sync, in threads: throughput only
         *([Target("original", original_python(), "lib")] if "original" in wanted else []),
         *([Target("baseline", baseline_python(opts.baseline), "lib")] if opts.baseline else []),
         Target("streams", sys.executable, "streams"),

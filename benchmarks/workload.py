@@ -9,7 +9,9 @@ Kinds: ``lib`` (the ``aiopyrq`` importable here: Queue, UniqueQueue or Pool; wit
 project's, also ShardedQueue) and ``streams`` (a raw Redis Streams consumer group with
 redis-py: XADD, XREADGROUP, XACK). ``--consumer`` (latency), ``--runtime`` (throughput) and
 ``recovery`` run this project's ``aiopyrq.Consumer``; ``--cluster`` connects with a
-``RedisCluster`` client.
+``RedisCluster`` client. Kind ``sync`` (throughput only) drives this project's sync twin,
+``aiopyrq.sync``, with a thread per consumer task (and one for the producer) on one
+``redis.Redis`` client.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import inspect
 import json
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -377,11 +380,106 @@ async def main(args: argparse.Namespace) -> None:
     await client.aclose()
 
 
+class SyncLib:
+    """A Queue, UniqueQueue or Pool of this project's sync twin, driven from threads."""
+
+    blocking = True
+
+    def __init__(self, client: redis.Redis, structure: str, name: str) -> None:
+        """Make one structure object: one consumer, with a processing list of its own."""
+        import aiopyrq.sync  # noqa: PLC0415 - this project's only
+
+        classes = {
+            "queue": aiopyrq.sync.Queue,
+            "unique": aiopyrq.sync.UniqueQueue,
+            "pool": aiopyrq.sync.Pool,
+        }
+        options = {"ack_valid_for": ACK_VALID_FOR} if structure == "pool" else {}
+        self.obj: Any = classes[structure](name, client, **options)
+
+    def add(self, items: list[str]) -> None:
+        """Add a batch in one call."""
+        self.obj.add_items(items)
+
+    def get(self, count: int, wait: float = 0.0) -> list[str]:
+        """Get up to count items, blocking up to ``wait`` seconds."""
+        return list(self.obj.get_items(count, wait=wait or None))
+
+    def ack(self, items: list[str]) -> None:
+        """Acknowledge a batch in one call."""
+        self.obj.ack_items(items)
+
+
+def consume_sync(
+    target: SyncLib, batch: int, done: threading.Event, got: list[str]
+) -> dict[str, Any]:
+    """``consume`` in a thread: get and ack until an empty get after the producer finished."""
+    empty, last, finishing = 0, time.time(), False
+    while True:
+        values = target.get(batch, 0.0 if done.is_set() else EMPTY_WAIT)
+        if values:
+            target.ack(values)
+            got.extend(values)  # list.extend holds the GIL: threads may share the list
+            last = time.time()
+        elif finishing:
+            return {"empty_gets": empty, "t_last": last}
+        else:
+            empty += 1
+            finishing = done.is_set()
+
+
+def throughput_sync(args: argparse.Namespace) -> dict[str, Any]:
+    """``throughput`` with the sync twin: a thread per consumer task and for the producer."""
+    client = redis.Redis.from_url(args.url, decode_responses=True)
+    client.ping()
+    ids = [str(i) for i in range(args.items)]
+    done, got, stats = threading.Event(), list[str](), list[dict[str, Any]]()
+    consumers = (
+        [SyncLib(client, args.structure, args.name) for _ in range(args.tasks)]
+        if args.role != "producer"
+        else []
+    )
+    producer = SyncLib(client, args.structure, args.name)
+
+    def produce() -> None:
+        for begin in range(0, len(ids), args.add_batch):
+            producer.add(ids[begin : begin + args.add_batch])
+        done.set()
+
+    def wait_for_done() -> None:  # a separate producer: run.py writes "done" when it finished
+        sys.stdin.readline()
+        done.set()
+
+    print("ready", flush=True)
+    sys.stdin.readline()
+    cpu = time.process_time()
+    threads = [
+        threading.Thread(
+            target=lambda c=c: stats.append(consume_sync(c, args.get_batch, done, got))
+        )
+        for c in consumers
+    ]
+    threads.append(threading.Thread(target=wait_for_done if args.role == "consumer" else produce))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.close()
+    return {
+        "received": got,
+        "t_last": max([s["t_last"] for s in stats], default=time.time()),
+        "empty_gets": sum(s["empty_gets"] for s in stats),
+        "cpu_s": time.process_time() - cpu,
+        "redis_py": redis.__version__,
+        "hiredis": HIREDIS_AVAILABLE,
+    }
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     """Parse the command line that run.py builds."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["throughput", "latency", "fill", "recovery"])
-    parser.add_argument("--kind", choices=["lib", "streams"], default="lib")
+    parser.add_argument("--kind", choices=["lib", "streams", "sync"], default="lib")
     structures = ["queue", "unique", "pool", "sharded"]
     parser.add_argument("--structure", choices=structures, default="queue")
     roles = ["all", "producer", "consumer", "victim", "survivor"]
@@ -407,4 +505,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse(sys.argv[1:])))
+    arguments = parse(sys.argv[1:])
+    if arguments.kind == "sync":
+        print(json.dumps(throughput_sync(arguments)), flush=True)
+    else:
+        asyncio.run(main(arguments))

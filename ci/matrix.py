@@ -50,6 +50,12 @@ SUITES = (
     "tests/integration/test_sharded.py",
     "tests/integration/test_consumer.py",
     "tests/integration/test_blocking_get.py",
+    "tests/integration/sync/test_sync_queue.py",  # the sync twin: redis-py's sync client
+    "tests/integration/sync/test_sync_unique_queue.py",
+    "tests/integration/sync/test_sync_pool.py",
+    "tests/integration/sync/test_interop.py",
+    "tests/integration/sync/test_threads.py",
+    "tests/integration/sync/test_sync_consumer.py",
 )
 STANDALONE = "not cluster and not sentinel"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import signal
 import sys
 from collections import Counter
@@ -91,9 +92,10 @@ class Fleet:
     ``async with Fleet(...) as fleet``.
     """
 
-    def __init__(self, script: str, *args: str) -> None:
-        """Run ``python PROCS/script args...`` for each consumer."""
-        self.args = (sys.executable, str(PROCS / script), *args)
+    def __init__(self, script: str | tuple[str, ...], *args: str) -> None:
+        """Run ``python PROCS/script args...`` for each consumer (several scripts: in turn)."""
+        scripts = (script,) if isinstance(script, str) else script
+        self.commands = itertools.cycle([(sys.executable, str(PROCS / s), *args) for s in scripts])
         self.live: dict[str, asyncio.subprocess.Process] = {}
         self.lists: dict[str, list[str]] = {}
         self.all: list[asyncio.subprocess.Process] = []
@@ -108,7 +110,7 @@ class Fleet:
         """Start count consumers; return once each has printed READY."""
         for _ in range(count):
             process = await asyncio.create_subprocess_exec(
-                *self.args, stdout=asyncio.subprocess.PIPE
+                *next(self.commands), stdout=asyncio.subprocess.PIPE
             )
             self.all.append(process)
             words = (await asyncio.wait_for(process.stdout.readline(), BOUND)).decode().split()

@@ -165,7 +165,7 @@ class Structure:
         if isinstance(redis, ConnectionPool):
             redis = Redis(connection_pool=redis)
         elif not isinstance(redis, Redis | RedisCluster):
-            msg = f"redis must be a redis.asyncio Redis, RedisCluster or ConnectionPool: {redis!r}"
+            msg = f"redis must be a redis.asyncio.Redis, RedisCluster or ConnectionPool: {redis!r}"
             raise TypeError(msg)
         self.redis: Redis | RedisCluster = redis
         self.keys = QueueKeys(self.name, cluster=isinstance(redis, RedisCluster))
@@ -318,7 +318,7 @@ class Structure:
             if call.call_key is not None:
                 self._failed[call.identity] = call.call_key
         while len(self._failed) > REMEMBERED_FAILURES:
-            del self._failed[next(iter(self._failed))]
+            self._failed.pop(next(iter(self._failed)), None)  # another thread may trim too
 
     def _forget_failed(self) -> None:
         """Forget the failed calls: what they may have taken was given back since."""

@@ -199,11 +199,10 @@ class Queue(Structure):
         turns = turns_of(self.redis, self.keys.queue)
         taken = True  # the queue was found empty just now
         while (left := deadline - time.monotonic()) > 0:
-            if turns.busy:  # another task of this client blocks on the queue: wait our turn
+            if not turns.enter():  # another task of this client blocks on the queue: wait
                 await turns.wait(left)
                 taken = False
                 continue
-            turns.busy = True
             try:
                 items = [] if taken else await self._take(count, renew=True)
                 if items:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import itertools
 import zlib
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiopyrq import _tasks
 from aiopyrq._base import check_int, check_items, check_name, check_wait
 from aiopyrq._keys import shard_name
 from aiopyrq._queue import PROCESSING_TIMEOUT, Queue, check_count
@@ -70,10 +71,11 @@ class ShardedQueue:
         self._next = itertools.cycle(range(count))
         self._held: defaultdict[bytes, deque[int]] = defaultdict(deque)  # by stored bytes
         self._early: list[tuple[int, Any]] = []  # items a blocking get moved after another won
-        self._blocked: dict[int, asyncio.Task[Any]] = {}
+        self._blocked: dict[int, _tasks.Task[Any]] = {}
         # Calls that failed on some shards, to finish when made again (see _each).
         self._unfinished_adds: dict[tuple[Item, ...], tuple[int, frozenset[int]]] = {}
         self._unfinished_gets: dict[int, int] = {}  # shard -> count its failed get asked
+        self._guard = _tasks.guard()  # around the bookkeeping above, between awaits
 
     @property
     def kind(self) -> Kind:
@@ -101,8 +103,8 @@ class ShardedQueue:
             job instead of doing it twice.
         """
         shards = list(args)
-        outcomes = await asyncio.gather(
-            *(job(self.shards[i], args[i]) for i in shards), return_exceptions=True
+        outcomes = await _tasks.settled(
+            functools.partial(job, self.shards[i], args[i]) for i in shards
         )
         done: dict[int, _Result] = {}
         failed: dict[int, BaseException] = {}
@@ -115,7 +117,7 @@ class ShardedQueue:
 
     async def _all(self, job: Callable[[Queue], Awaitable[_Result]]) -> list[_Result]:
         """Run ``job(shard)`` on every shard at once; the results in the shards' order."""
-        return list(await asyncio.gather(*(job(shard) for shard in self.shards)))
+        return await _tasks.gathered(functools.partial(job, shard) for shard in self.shards)
 
     async def _sum(self, job: Callable[[Queue], Awaitable[int]]) -> int:
         """Run ``job(shard)`` on every shard at once; add up the results."""
@@ -134,7 +136,8 @@ class ShardedQueue:
         checked = self.shards[0]._new_items(items)  # noqa: SLF001 - every shard checks alike
         key = tuple(checked)
         # The same add made again after a failure: the same shards, those done skipped.
-        unfinished = self._unfinished_adds.pop(key, None)
+        with self._guard:
+            unfinished = self._unfinished_adds.pop(key, None)
         start, done = unfinished or (next(self._next), frozenset())
         parts: defaultdict[int, list[Item]] = defaultdict(list)
         for position, item in enumerate(checked):
@@ -142,9 +145,10 @@ class ShardedQueue:
         todo = {i: part for i, part in parts.items() if i not in done}
         added, failed = await self._each(lambda shard, part: shard.add_items(part), todo)
         if failed:
-            self._unfinished_adds[key] = (start, done | set(added))
-            while len(self._unfinished_adds) > _UNFINISHED:
-                del self._unfinished_adds[next(iter(self._unfinished_adds))]
+            with self._guard:
+                self._unfinished_adds[key] = (start, done | set(added))
+                while len(self._unfinished_adds) > _UNFINISHED:
+                    del self._unfinished_adds[next(iter(self._unfinished_adds))]
             raise next(iter(failed.values()))
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
@@ -155,25 +159,39 @@ class ShardedQueue:
         """
         if check_int(count, "count") == 0:
             return []
-        self._harvest()
-        taken = self._take_early(count)
-        if len(taken) < count:
-            # After a get that failed on some shards, the next asks them the same again: a
-            # shard's get made again returns what its first run took.
-            left = count - len(taken)
-            shares, self._unfinished_gets = self._unfinished_gets or self._shares(left), {}
-            got, failed = await self._each(lambda shard, n: shard.get_items(n), shares)
-            taken += [(i, item) for i, items in got.items() for item in items]
+        with self._guard:
+            self._harvest()
+            taken = self._take_early(count)
+            shares: dict[int, int] = {}
+            if len(taken) < count:
+                # After a get that failed on some shards, the next asks them the same again:
+                # a shard's get made again returns what its first run took.
+                left = count - len(taken)
+                shares, self._unfinished_gets = self._unfinished_gets or self._shares(left), {}
+        if shares:
+            taken = await self._take_shares(count, taken, shares)
+        if not taken and wait is not None and check_wait(wait) > 0:
+            taken = await self._block(wait)
+        with self._guard:
+            for shard, item in taken:
+                self._held[_encode(item)].append(shard)
+        return [item for _, item in taken]
+
+    async def _take_shares(
+        self, count: int, taken: list[tuple[int, Any]], shares: dict[int, int]
+    ) -> list[tuple[int, Any]]:
+        """Ask each shard for its share; what goes beyond count is kept for the next get."""
+        got, failed = await self._each(lambda shard, n: shard.get_items(n), shares)
+        taken += [(i, item) for i, items in got.items() for item in items]
+        with self._guard:
             if failed:  # what the others took is handed out first by the next get
                 self._early = taken + self._early
                 self._unfinished_gets = {i: shares[i] for i in failed}
-                raise next(iter(failed.values()))
-            taken, self._early = taken[:count], taken[count:] + self._early
-        if not taken and wait is not None and check_wait(wait) > 0:
-            taken = await self._block(wait)
-        for shard, item in taken:
-            self._held[_encode(item)].append(shard)
-        return [item for _, item in taken]
+            else:
+                taken, self._early = taken[:count], taken[count:] + self._early
+        if failed:
+            raise next(iter(failed.values()))
+        return taken
 
     def _shares(self, count: int) -> dict[int, int]:
         """How many items to ask each shard for, the first shard in turn."""
@@ -198,14 +216,15 @@ class ShardedQueue:
         The blocking gets that have not ended go on, and their items are kept for the next
         call; each is one BLMOVE on its shard, into this consumer's processing list there.
         """
-        for i, shard in enumerate(self.shards):
-            if i not in self._blocked:
-                self._blocked[i] = asyncio.create_task(shard.get_items(1, wait=wait))
-        await asyncio.wait(
-            self._blocked.values(), timeout=wait, return_when=asyncio.FIRST_COMPLETED
-        )
-        self._harvest()
-        return self._take_early(len(self._early))
+        with self._guard:
+            for i, shard in enumerate(self.shards):
+                if i not in self._blocked:
+                    self._blocked[i] = _tasks.start(functools.partial(shard.get_items, 1, wait))
+            blocked = list(self._blocked.values())
+        await _tasks.first_done(blocked, wait)
+        with self._guard:
+            self._harvest()
+            return self._take_early(len(self._early))
 
     async def ack_item(self, item: Item) -> None:
         """Acknowledge one item."""
@@ -242,21 +261,23 @@ class ShardedQueue:
         """
         if not failed:
             return
-        for i in failed:
-            for item in parts[i]:
-                self._held[_encode(item)].append(i)
+        with self._guard:
+            for i in failed:
+                for item in parts[i]:
+                    self._held[_encode(item)].append(i)
         raise next(iter(failed.values()))
 
     def _by_shard(self, items: list[Item]) -> dict[int, list[Item]]:
         """Group held items by the shard they came from; forget them as held."""
         parts: defaultdict[int, list[Item]] = defaultdict(list)
-        for item in items:
-            stored = _encode(item)  # 42 acks the "42" a get returned, as on a Queue
-            shards = self._held.get(stored)
-            if shards:
-                parts[shards.popleft()].append(item)
-                if not shards:
-                    del self._held[stored]
+        with self._guard:
+            for item in items:
+                stored = _encode(item)  # 42 acks the "42" a get returned, as on a Queue
+                shards = self._held.get(stored)
+                if shards:
+                    parts[shards.popleft()].append(item)
+                    if not shards:
+                        del self._held[stored]
         return parts
 
     async def heartbeat(self) -> None:
@@ -301,13 +322,14 @@ class ShardedQueue:
 
     async def release(self) -> int:
         """Stop blocking, and give every item this consumer holds back to its shard."""
-        for task in self._blocked.values():
-            task.cancel()
-        await asyncio.gather(*self._blocked.values(), return_exceptions=True)
-        self._blocked.clear()
-        self._early.clear()
-        self._held.clear()
-        self._unfinished_gets.clear()  # what they may have taken goes back with the rest
+        with self._guard:
+            blocked = list(self._blocked.values())
+        await _tasks.stop(blocked)
+        with self._guard:
+            self._blocked.clear()
+            self._early.clear()
+            self._held.clear()
+            self._unfinished_gets.clear()  # what they may have taken goes back with the rest
         return await self._sum(lambda shard: shard.release())
 
     async def get_dead_count(self) -> int:

@@ -38,6 +38,13 @@ class Turns:
         self.busy = False
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
 
+    def enter(self) -> bool:
+        """Take the turn to block on the queue, unless another task has it: whether taken."""
+        if self.busy:
+            return False
+        self.busy = True
+        return True
+
     def leave(self) -> None:
         """The blocking task is done: the next task waiting takes its turn."""
         self.busy = False

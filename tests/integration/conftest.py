@@ -102,3 +102,10 @@ async def raw_client(request: pytest.FixtureRequest, deployment: str) -> AsyncIt
 def name(name: str, deployment: str) -> str:
     """A key name no other test uses; on the cluster, a hash tag: ``{test-...}``."""
     return f"{{{name}}}" if deployment == "cluster" else name
+
+
+@pytest.fixture
+async def async_client(request: pytest.FixtureRequest, deployment: str) -> AsyncIterator:
+    """An asyncio ``client``, by a name that the sync tests' own ``client`` does not hide."""
+    async with connect(request, deployment, decode=True) as client:
+        yield client

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.redis
 
 KINDS = {"queue": Queue, "unique": UniqueQueue, "pool": Pool}
 QUEUES = {"queue": Queue, "unique": UniqueQueue}
-RUNTIME = PROCS / "consumer_runtime.py"
+RUNTIMES = {"async": "consumer_runtime.py", "sync": "sync_consumer_runtime.py"}
+"""The Consumer processes: aiopyrq's, and aiopyrq.sync's (handlers in threads)."""
 BOUND = 10  # seconds: the bound of any wait
 
 
@@ -336,12 +337,15 @@ async def test_heartbeat_keeps_a_long_handler_from_recovery(redis_server, client
     await assert_nothing_held(client, name)
 
 
-async def test_sigterm_shuts_a_consumer_process_down_gracefully(redis_server, client, name):
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_sigterm_shuts_a_consumer_process_down_gracefully(
+    redis_server, client, name, runtime
+):
     """SIGTERM: the process exits 0; each item is acked (recorded) or back in the queue."""
     items = items_named(60)
     await Queue(name, client).add_items(items)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(RUNTIME), redis_server.url, name,
+        sys.executable, str(PROCS / RUNTIMES[runtime]), redis_server.url, name,
         "--concurrency", "4", "--batch-size", "4", "--handle-seconds", "0.2",
         "--wait", "0.5", "--grace-period", "5",
         stdout=asyncio.subprocess.PIPE,
@@ -368,12 +372,13 @@ async def test_sigterm_shuts_a_consumer_process_down_gracefully(redis_server, cl
     await assert_nothing_held(client, name)
 
 
-async def test_sigterm_requeues_what_handlers_cannot_finish(redis_server, client, name):
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_sigterm_requeues_what_handlers_cannot_finish(redis_server, client, name, runtime):
     """SIGTERM with handlers slower than the grace period: exit 0, every item back in line."""
     items = items_named(8)
     await Queue(name, client).add_items(items)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(RUNTIME), redis_server.url, name,
+        sys.executable, str(PROCS / RUNTIMES[runtime]), redis_server.url, name,
         "--concurrency", "4", "--handle-seconds", "20", "--grace-period", "0.2",
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip

@@ -34,9 +34,17 @@ OPTIONS = (
 )  # fmt: skip
 
 
-def fleet(url: str, name: str, *options: str) -> Fleet:
-    """consumer_runtime.py processes on the queue, with OPTIONS; killed on the way out."""
-    return Fleet("consumer_runtime.py", url, name, *OPTIONS, *options)
+RUNTIMES = {
+    "async": "consumer_runtime.py",
+    "sync": "sync_consumer_runtime.py",
+    "mixed": ("consumer_runtime.py", "sync_consumer_runtime.py"),
+}
+"""The Consumer processes: aiopyrq's, aiopyrq.sync's (handlers in threads), or both in turn."""
+
+
+def fleet(url: str, name: str, *options: str, runtime: str = "async") -> Fleet:
+    """Consumer processes on the queue, with OPTIONS; killed on the way out."""
+    return Fleet(RUNTIMES[runtime], url, name, *OPTIONS, *options)
 
 
 async def everything_done(client, name: str, items: list[str], consumers: Fleet) -> bool:
@@ -86,8 +94,11 @@ async def account(client, name: str, items: list[str], kind: str) -> dict[str, i
     return counts
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("kind", KINDS)
-async def test_consumers_killed_at_random_points_lose_nothing(redis_server, client, name, kind):
+async def test_consumers_killed_at_random_points_lose_nothing(
+    redis_server, client, name, kind, runtime
+):
     """Consumers SIGKILLed waiting, holding or acking: the survivors' reapers hand on all."""
     seed = random.randrange(2**32)  # noqa: S311 - not for security
     rng = random.Random(seed)  # noqa: S311
@@ -97,7 +108,8 @@ async def test_consumers_killed_at_random_points_lose_nothing(redis_server, clie
     kills: Counter[str] = Counter()
     held_by_killed: set[str] = set()
     url = redis_server.url
-    async with fleet(url, name, "--kind", kind, "--handle-seconds", "0.03") as consumers:
+    options = ("--kind", kind, "--handle-seconds", "0.03")
+    async with fleet(url, name, *options, runtime=runtime) as consumers:
         await consumers.start(3)
         for round_ in range(6):
             batch = items_named(150, f"round{round_}")

@@ -44,6 +44,7 @@ def test_docs_have_examples():
         assert any(re.search(rf"\bimport\b.*\b{name}\b", code) for code in codes), name
     assert any("batch=True" in code for code in codes)
     assert any("Consumer(pool" in code for code in codes)
+    assert sum("aiopyrq.sync" in code for code in codes) >= 2  # a sync producer, a sync worker
 
 
 def deployment_env(code: str, request: pytest.FixtureRequest) -> dict[str, str]:

@@ -43,6 +43,17 @@ async def execute(
     return await client.execute_command(*args)
 
 
+async def ready(client: Redis | RedisCluster) -> None:
+    """Let a cluster client learn the slot map before its first command.
+
+    redis-py's cluster client, first used by many tasks at once, may close connections
+    that other tasks are writing to; learning the map first (once: later a no-op) spares
+    every call that.
+    """
+    if isinstance(client, RedisCluster):
+        await client.initialize()
+
+
 async def pipeline(client: Redis | RedisCluster, commands: list[Command], key: str) -> list[Any]:
     """Send commands in one round trip on one connection; errors come back as replies.
 

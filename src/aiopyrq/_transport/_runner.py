@@ -21,6 +21,7 @@ Every such error says the command did not run, so commands other than script cal
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio.cluster import RedisCluster
@@ -58,7 +59,7 @@ class FollowUp(Protocol):
 
 async def send(client: Client, *args: EncodableT, raw: bool = False) -> Any:  # noqa: ANN401 - a Redis reply
     """Send one command that is not a script call and return its reply (bytes if raw)."""
-    await _ready(client)
+    await _plain.ready(client)
     moving = _Moving(client)
     while True:
         try:
@@ -80,7 +81,7 @@ async def run(client: Client, call: Call, *, shared: bool = True, raw: bool = Fa
     Returns:
         The reply.
     """
-    await _ready(client)
+    await _plain.ready(client)
     moving = _Moving(client)
     while True:
         try:
@@ -133,24 +134,13 @@ class _Moving:
         """
         if not (self.cluster and _moving(error)):
             return False
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         if self.deadline is None:
             self.deadline = now + MOVING_FOR
         if now >= self.deadline:
             return False
         await asyncio.sleep(MOVING_PAUSE)
         return True
-
-
-async def _ready(client: Client) -> None:
-    """Let a cluster client learn the slot map before its first command.
-
-    redis-py's cluster client, first used by many tasks at once, may close connections
-    that other tasks are writing to; learning the map first (once: later a no-op) spares
-    every call that.
-    """
-    if isinstance(client, RedisCluster):
-        await client.initialize()
 
 
 async def run_all(

@@ -1,0 +1,477 @@
+# Generated from src/aiopyrq/_queue.py by `make unasync`: do not edit.
+"""Queue: a reliable FIFO list, each consumer holding its items in a processing list."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aiopyrq import _scripts
+from aiopyrq._keys import new_consumer_id
+from aiopyrq.sync._base import (
+    CHUNK_ITEMS,
+    Structure,
+    check_int,
+    check_item,
+    check_items,
+    check_wait,
+    chunked,
+)
+from aiopyrq.sync._turns import turns_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from redis import ConnectionPool, Redis
+    from redis.cluster import RedisCluster
+    from redis.typing import EncodableT
+
+    from aiopyrq._durability import Durability
+    from aiopyrq.sync._types import Item, Kind
+
+PROCESSING_TIMEOUT = 7200  # seconds
+"""Default age of a consumer's last get beyond which its items count as abandoned."""
+
+_ALL = -1  # lease age that selects every processing list
+
+
+class Queue(Structure):
+    """A FIFO queue of items, safe against consumers that die.
+
+    ``get_items`` moves items into this object's own processing list; each must then be
+    acknowledged (``ack_items``) or rejected (``reject_items``). The items of a consumer
+    that died stay in its processing list until ``re_enqueue_timeout_items`` (or
+    ``re_enqueue_all_items``) puts them back in the queue.
+
+    Each object is one consumer with an id of its own (``consumer_id``); share one object
+    between tasks that should share a processing list, make one per independent consumer.
+
+    Args:
+        name: The name of the queue, the prefix of its keys.
+        redis: A ``redis.Redis`` client, or a ``ConnectionPool`` to make one.
+        durability: What each write waits for (``aiopyrq.Durability``), in place of the
+            five options that follow (giving both is a TypeError).
+        synced_slaves_enabled: After each write, wait for replicas to acknowledge it.
+        synced_slaves_count: How many replicas must acknowledge a write (default 0).
+        synced_slaves_timeout: How long to wait for them (and for fsyncs), in milliseconds
+            (default 100).
+        fsync_local: After each write, wait until the master's append-only file has it.
+        fsync_replicas: After each write, wait until this many replicas' files have it.
+        max_retry: ``can_rollback_item``: rollbacks allowed before an item is refused.
+        max_timeout: ``can_rollback_item``: minutes since the first counted rollback
+            before an item is refused.
+        max_retry_rollback: The original library's name of ``max_retry``.
+        max_timeout_in_queue: The original library's name of ``max_timeout``.
+        max_deliveries: Dead letters: an item rejected or recovered this many times goes
+            to the dead-letter list ``NAME-dead`` instead of back to the queue. ``None``
+            (the default) keeps every item in the queue, as the original library did.
+
+    Raises:
+        TypeError: An argument has the wrong type, or an option is given twice.
+        ValueError: An argument is out of range.
+    """
+
+    kind: ClassVar[Kind] = "queue"
+    leases: ClassVar[bool] = True
+    shard_names: ClassVar[tuple[str, ...]] = ()
+
+    _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
+    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-3")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-5")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-5")
+    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
+    _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
+    _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-1")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-3")
+    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
+    _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
+    _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
+    _reset: ClassVar[_scripts.Script] = _scripts.load("queue_reset-2")
+
+    def __init__(  # noqa: PLR0913 - the original library's options
+        self,
+        name: str,
+        redis: Redis | RedisCluster | ConnectionPool,
+        *,
+        durability: Durability | None = None,
+        synced_slaves_enabled: bool | None = None,
+        synced_slaves_count: int | None = None,
+        synced_slaves_timeout: int | None = None,
+        fsync_local: bool | None = None,
+        fsync_replicas: int | None = None,
+        max_retry: int | None = None,
+        max_timeout: int | None = None,
+        max_retry_rollback: int | None = None,
+        max_timeout_in_queue: int | None = None,
+        max_deliveries: int | None = None,
+    ) -> None:
+        super().__init__(
+            name,
+            redis,
+            durability=durability,
+            synced_slaves_enabled=synced_slaves_enabled,
+            synced_slaves_count=synced_slaves_count,
+            synced_slaves_timeout=synced_slaves_timeout,
+            fsync_local=fsync_local,
+            fsync_replicas=fsync_replicas,
+        )
+        self.max_retry = _option("max_retry", max_retry, "max_retry_rollback", max_retry_rollback)
+        self.max_timeout = _option(
+            "max_timeout", max_timeout, "max_timeout_in_queue", max_timeout_in_queue
+        )
+        self.max_deliveries = (
+            None
+            if max_deliveries is None
+            else check_int(max_deliveries, "max_deliveries", minimum=1)
+        )
+        self.client_id = new_consumer_id()
+        self.processing_queue_name = self.keys.processing(self.client_id)
+
+    @property
+    def timeouts_hash_name(self) -> str:
+        """The hash: processing list -> unix time of its consumer's last get."""
+        return self.keys.timeouts
+
+    @property
+    def retry_count_name(self) -> str:
+        """The hash: item -> rollbacks counted by ``can_rollback_item``."""
+        return self.keys.retry_count
+
+    @property
+    def retry_timeout_name(self) -> str:
+        """The hash: item -> unix minute of its first counted rollback."""
+        return self.keys.retry_timeout
+
+    def _queue_keys(self) -> list[str]:
+        """The keys that open the get, reject and re-enqueue scripts."""
+        return [self.keys.queue]
+
+    def get_count(self) -> int:
+        """Return the number of items waiting in the queue."""
+        return int(self._read("LLEN", self.keys.queue))
+
+    def add_item(self, item: Item) -> None:
+        """Add one item at the end of the queue.
+
+        Raises:
+            TypeError: The item is not str, bytes, int or float.
+        """
+        self.add_items([item])
+
+    def add_items(self, items: Iterable[Item]) -> None:
+        """Add items at the end of the queue, in their order, in one script call.
+
+        Raises:
+            TypeError: An item is not str, bytes, int or float.
+        """
+        for chunk in chunked(self._new_items(items)):
+            if chunk:
+                self._script(
+                    self._add, [self.keys.queue], [self._pack(chunk)], items=len(chunk)
+                )
+
+    def get_items(self, count: int, wait: float | None = None) -> list[Any]:
+        """Take up to ``count`` items, oldest first, into this consumer's processing list.
+
+        Args:
+            count: The most items to take.
+            wait: If the queue is empty, block up to this many seconds for an item, and
+                return as soon as one comes (with whatever else is waiting then, up to
+                count). The wait is one blocking Redis command, not a polling loop, that
+                moves nothing: a task cancelled while waiting loses nothing, and the
+                items are taken by the same script as without a wait.
+
+        Returns:
+            The items (``str``, or ``bytes`` from a client that does not decode); an empty
+            list if none came.
+
+        Raises:
+            TypeError: count is not an int.
+            ValueError: count or wait is negative.
+        """
+        if check_int(count, "count") == 0:
+            return []
+        blocking = wait is not None and check_wait(wait) > 0
+        items: list[Any] = self._take(count, renew=blocking)
+        if items or not blocking:
+            return items
+        deadline = time.monotonic() + float(wait or 0)
+        turns = turns_of(self.redis, self.keys.queue)
+        taken = True  # the queue was found empty just now
+        while (left := deadline - time.monotonic()) > 0:
+            if not turns.enter():  # another task of this client blocks on the queue: wait
+                turns.wait(left)
+                taken = False
+                continue
+            try:
+                items = [] if taken else self._take(count, renew=True)
+                if items:
+                    return items
+                # Block until the queue has an item, moving nothing (the last item goes
+                # back where it was), so that a retried command takes nothing twice.
+                woken = self._read(
+                    "BLMOVE",
+                    self.keys.queue,
+                    self.keys.queue,
+                    "RIGHT",
+                    "RIGHT",
+                    self._block_for(left),
+                    raw=True,  # the item that woke us, as bytes: it may not decode
+                )
+                items = [] if woken is None else self._take(count, renew=True)
+                if items:
+                    return items
+            finally:
+                turns.leave()
+            taken = True  # found empty just now, or taken by another consumer
+        return []
+
+    def _take(self, count: int, *, renew: bool) -> list[Any]:
+        """Take up to count items, in calls of at most CHUNK_ITEMS."""
+        keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
+        taken: list[Any] = []
+        while True:
+            want = min(count - len(taken), CHUNK_ITEMS)
+            items = self._items(
+                self._script(
+                    self._get, keys, [want, int(renew)], write=False, items=want, raw=True
+                )
+            )
+            if count <= CHUNK_ITEMS:
+                return items
+            taken += items
+            if len(items) < want or len(taken) == count:
+                return taken
+
+    def heartbeat(self) -> None:
+        """Renew this consumer's lease: recovery leaves its items alone while it is alive.
+
+        A long batch stays this consumer's as long as it calls this more often than the
+        lease timeout recovery uses (``get_items`` renews the lease too).
+        """
+        self._script(
+            self._heartbeat, [self.processing_queue_name, self.keys.timeouts], [], write=False
+        )
+
+    def ack_item(self, item: Item) -> None:
+        """Acknowledge one item: it is done and leaves the processing list."""
+        self.ack_items([item])
+
+    def ack_items(self, items: Iterable[Item]) -> None:
+        """Acknowledge a batch of items in one script call."""
+        checked = check_items(items)
+        if checked:
+            keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
+            self._script(self._ack, keys, [self._pack(checked)], items=len(checked))
+
+    def reject_item(self, item: Item) -> int:
+        """Reject one item: it goes back to the front of the queue (or to the dead letters)."""
+        return self.reject_items([item])
+
+    def reject_items(self, items: Iterable[Item]) -> int:
+        """Reject a batch: the items go back to the front of the queue, the first taken next.
+
+        Only items this consumer holds go back, so rejecting twice queues nothing twice.
+        With ``max_deliveries``, an item rejected or recovered that many times goes to the
+        dead-letter list instead.
+
+        Returns:
+            How many of the items went to the dead-letter list (0 without max_deliveries).
+        """
+        checked = check_items(items)
+        if not checked:
+            return 0
+        keys = self._return_keys(self.processing_queue_name)
+        args: list[EncodableT] = [self.max_deliveries or 0, self._pack(checked)]
+        return int(self._script(self._reject, keys, args, items=len(checked)))
+
+    def delete_item(self, item: Item, count: int = 0) -> None:
+        """Delete an item from the queue, as LREM: every occurrence when ``count`` is 0."""
+        self.delete_items([item], count)
+
+    def delete_items(self, items: Iterable[Item], count: int = 0) -> None:
+        """Delete items from the queue in one script call.
+
+        Args:
+            items: The items.
+            count: Occurrences to delete per item, as LREM's count: 0 every one, > 0 the
+                most recently added first, < 0 the oldest first.
+        """
+        checked = check_items(items)
+        check_count(count)
+        if checked:
+            args: list[EncodableT] = [count, self._pack(checked)]
+            self._script(self._delete, [self.keys.queue], args, items=len(checked))
+
+    def re_enqueue_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
+        """Put back in the queue the items of consumers whose lease is older than timeout.
+
+        A consumer's lease is the time of its last get or heartbeat.
+
+        Args:
+            timeout: Seconds since a consumer's last get or heartbeat.
+
+        Returns:
+            How many items the recovered consumers held.
+        """
+        return self._recover(check_int(timeout, "timeout"), drop=False)
+
+    def re_enqueue_all_items(self) -> int:
+        """Put back in the queue the items of every consumer, live ones included.
+
+        Returns:
+            How many items the consumers held.
+        """
+        return self._recover(_ALL, drop=False)
+
+    def drop_timeout_items(self, timeout: int = PROCESSING_TIMEOUT) -> int:
+        """Delete the items of consumers whose lease is older than timeout.
+
+        Returns:
+            How many items were deleted.
+        """
+        return self._recover(check_int(timeout, "timeout"), drop=True)
+
+    def drop_all_items(self) -> int:
+        """Delete the items of every consumer, live ones included.
+
+        Returns:
+            How many items were deleted.
+        """
+        return self._recover(_ALL, drop=True)
+
+    def recover(self, lease_timeout: int = 30, interval: float = 5.0) -> int:
+        """Recover the items of dead consumers, unless another consumer did within interval.
+
+        What a reaper runs periodically: a lock in Redis (``NAME-recovery-lock``, expiring
+        after ``interval`` seconds) lets one consumer at a time run
+        ``re_enqueue_timeout_items(lease_timeout)``.
+
+        Returns:
+            How many items the recovered consumers held; 0 if another consumer holds the lock.
+        """
+        lock_ms = max(1, round(check_wait(interval) * 1000))
+        locked = self._read(
+            "SET", self.keys.recovery_lock, self.client_id, "NX", "PX", lock_ms
+        )
+        return self.re_enqueue_timeout_items(lease_timeout) if locked else 0
+
+    def _recover(self, max_age: int, *, drop: bool) -> int:
+        """Recover or drop every processing list of the timeouts hash, newest lease first.
+
+        Each list is recovered atomically, all in one round trip; the oldest items end up
+        at the front of the queue.
+        """
+        leases: dict[Any, Any] = self._read_hash(self.keys.timeouts)
+        by_age = sorted(leases, key=lambda name: float(leases[name]), reverse=True)
+        calls = [self._recovery(name, max_age, drop=drop) for name in by_age]
+        recovered = sum(self._write(calls)) if calls else 0
+        if max_age == _ALL:
+            self._forget_failed()  # this consumer's items too: a failed get's among them
+        return recovered
+
+    def _recovery(self, processing: str, max_age: int, *, drop: bool) -> _scripts.Call:
+        if drop:
+            return self._call(self._drop, [processing, self.keys.timeouts], [max_age])
+        return self._requeue_call(processing, max_age, self.max_deliveries or 0)
+
+    def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
+        keys = self._return_keys(processing)
+        return self._call(self._recover_list, keys, [max_age, max_deliveries])
+
+    def _return_keys(self, processing: str) -> list[str]:
+        """The keys of the scripts that return a processing list's items (reject, requeue)."""
+        keys = [self.keys.timeouts, self.keys.deliveries, self.keys.dead]
+        return [*self._queue_keys(), processing, *keys]
+
+    def release(self) -> int:
+        """Put every item this consumer holds back at the front of the queue; drop its lease.
+
+        For a consumer that stops: the items go back uncounted (no delivery failure).
+
+        Returns:
+            How many items went back.
+        """
+        released = self._write([self._requeue_call(self.processing_queue_name, _ALL, 0)])
+        self._forget_failed()  # what failed gets may have taken went back too
+        return int(released[0])
+
+    def get_dead_count(self) -> int:
+        """Return the number of dead letters."""
+        return int(self._read("LLEN", self.keys.dead))
+
+    def get_dead_items(self, count: int = 100) -> list[Any]:
+        """Return up to count dead letters, the oldest first, leaving them where they are."""
+        if check_int(count, "count") == 0:
+            return []
+        return self._items(self._read("LRANGE", self.keys.dead, 0, count - 1, raw=True))
+
+    def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:
+        """Move dead letters back to the end of the queue, their delivery counts forgotten.
+
+        Args:
+            items: The dead letters to move; ``None``: all of them.
+
+        Returns:
+            How many items were queued.
+        """
+        checked = [] if items is None else check_items(items)
+        if items is not None and not checked:
+            return 0
+        keys = [*self._queue_keys(), self.keys.dead, self.keys.deliveries]
+        return int(self._script(self._requeue_dead, keys, [self._pack(checked)]))
+
+    def purge_dead_items(self) -> int:
+        """Delete every dead letter.
+
+        Returns:
+            How many were deleted.
+        """
+        return int(self._script(self._purge, [self.keys.dead], []))
+
+    def _read_hash(self, key: str) -> dict[Any, Any]:
+        flat = self._read("HGETALL", key)
+        if isinstance(flat, dict):  # a RESP3 connection
+            return flat
+        return dict(zip(flat[::2], flat[1::2], strict=True))
+
+    def can_rollback_item(self, item: Item) -> bool:
+        """Count a rollback of item and tell whether it may still be rolled back.
+
+        An item is refused once it has been counted more than ``max_retry`` times and its
+        first counted rollback is more than ``max_timeout`` minutes old.
+
+        Raises:
+            ValueError: The queue was made without max_retry or max_timeout.
+        """
+        if self.max_retry is None or self.max_timeout is None:
+            msg = "can_rollback_item needs the options max_retry and max_timeout"
+            raise ValueError(msg)
+        keys = [self.keys.retry_count, self.keys.retry_timeout]
+        count, first, now = self._script(
+            self._rollback, keys, [check_item(item)], write=False
+        )
+        return not (count > self.max_retry and now - first > self.max_timeout)
+
+    def reset_blocked_item(self, item: Item) -> None:
+        """Forget the rollbacks counted for item."""
+        keys = [self.keys.retry_count, self.keys.retry_timeout]
+        self._script(self._reset, keys, [check_item(item)], write=False)
+
+
+
+
+def check_count(count: object) -> None:
+    """Refuse a count of ``delete_items`` that is not an int (any sign is fine)."""
+    if isinstance(count, bool) or not isinstance(count, int):
+        msg = f"count must be an int, not {type(count).__name__}"
+        raise TypeError(msg)
+
+
+def _option(name: str, value: int | None, alias: str, alias_value: int | None) -> int | None:
+    """Return an option given by its name or by the original library's alias."""
+    if value is not None and alias_value is not None:
+        msg = f"give {name} or its alias {alias}, not both"
+        raise TypeError(msg)
+    chosen = value if value is not None else alias_value
+    return None if chosen is None else check_int(chosen, name)

@@ -1,0 +1,79 @@
+# Generated from src/aiopyrq/_unique_queue.py by `make unasync`: do not edit.
+"""UniqueQueue: a Queue in which an item waits at most once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from aiopyrq import _scripts
+from aiopyrq.sync._base import check_items, chunked
+from aiopyrq.sync._queue import Queue, check_count
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from aiopyrq.sync._types import Item, Kind
+
+
+class UniqueQueue(Queue):
+    """A Queue in which an item waits at most once.
+
+    Adding an item that is already waiting does nothing; once taken, it may be added
+    again. A rejected or recovered item that is waiting again meanwhile is not queued
+    twice. The waiting items are also kept in the set ``NAME-unique``.
+
+    Takes the same arguments as Queue.
+    """
+
+    kind: ClassVar[Kind] = "unique"
+
+    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-4")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-6")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-6")
+    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-4")
+    _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")
+    _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-2")
+
+    @property
+    def queue_name(self) -> str:
+        """The queue's name (the original UniqueQueue's attribute)."""
+        return self.name
+
+    @property
+    def set_name(self) -> str:
+        """The set of the items waiting in the queue."""
+        return self.keys.unique
+
+    def _queue_keys(self) -> list[str]:
+        return [self.keys.queue, self.keys.unique]
+
+    def add_items(self, items: Iterable[Item]) -> None:
+        """Add the items that are not waiting already, in their order, in one script call.
+
+        Raises:
+            TypeError: An item is not str, bytes, int or float.
+        """
+        for chunk in chunked(self._new_items(items)):
+            if chunk:
+                args = [self._pack(chunk)]
+                self._script(self._add_unique, self._queue_keys(), args, items=len(chunk))
+
+    def delete_item(self, item: Item, count: int = 0) -> None:
+        """Delete an item from the queue (``count`` as for Queue: it waits at most once)."""
+        self.delete_items([item], count)
+
+    def delete_items(self, items: Iterable[Item], count: int = 0) -> None:
+        """Delete items from the queue in one script call.
+
+        Args:
+            items: The items.
+            count: Accepted as Queue accepts it (an int); an item waits at most once in a
+                unique queue, so every count deletes it.
+        """
+        checked = check_items(items)
+        check_count(count)
+        if checked:
+            args = [self._pack(checked)]
+            self._script(self._delete_unique, self._queue_keys(), args, items=len(checked))
+
+

@@ -1,0 +1,57 @@
+# Generated from tests/helpers.py by `make unasync`: do not edit.
+"""What the integration tests share: item names, the server's clock, aged leases, waits, fleets.
+
+Subprocess scripts the tests start live in ``tests/integration/procs`` (:data:`PROCS`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+BOUND = 20  # seconds: the bound of a wait (reached at once when all goes well)
+PROCS = Path(__file__).resolve().parent / "integration" / "procs"
+
+
+def items_named(count: int, prefix: str = "item") -> list[str]:
+    """``count`` distinct items: ``prefix-0``, ``prefix-1`` ..."""
+    return [f"{prefix}-{i}" for i in range(count)]
+
+
+def data_keys(keys) -> list:
+    """The keys that hold a structure's data, sorted: without the replies of its calls.
+
+    Every call that changes state leaves a key ``NAME-call-<id>`` holding its reply for a
+    retry of the same call (deleted by later calls, expiring after a minute).
+    """
+    return sorted(key for key in keys if "-call-" not in str(key))
+
+
+def waiting_in_shards(client, queue) -> Counter:
+    """Every item waiting in a ShardedQueue's shards, counted."""
+    found: Counter = Counter()
+    for shard in queue.shards:
+        found.update(client.lrange(shard.keys.queue, 0, -1))
+    return found
+
+
+def server_now(client) -> int:
+    """The server's clock in whole unix seconds: the clock the scripts use."""
+    seconds, _ = client.time()
+    return seconds
+
+
+def age_lease(queue, seconds: int, client=None) -> None:
+    """Make a consumer's last get or heartbeat look ``seconds`` old, as if time had passed.
+
+    ``client`` is the queue's own client (``queue.redis``) unless given.
+    """
+    client = queue.redis if client is None else client
+    now = server_now(client)
+    client.hset(queue.timeouts_hash_name, queue.processing_queue_name, now - seconds)
+
+
+def age_leases(queue, seconds: int) -> None:
+    """Age the consumer's lease on every shard of a ShardedQueue."""
+    for shard in queue.shards:
+        age_lease(shard, seconds)
