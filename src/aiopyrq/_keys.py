@@ -44,14 +44,13 @@ def shard_keys(name: str, *, cluster: bool) -> tuple[str, re.Pattern[str]]:
 
     Returns:
         A SCAN glob that matches them, and a pattern that matches in full the list, set,
-        lease hash or dead letters of a shard, its group 1 the shard's number.
+        lease hash, dead letters or delayed items of a shard, its group 1 the shard's number.
     """
     marker = "\0"
     keys = QueueKeys(shard_name(name, marker), cluster=cluster)
     before, _, after = keys.queue.partition(marker)
-    suffixes = "|".join(
-        re.escape(key.removeprefix(keys.queue)) for key in (keys.unique, keys.timeouts, keys.dead)
-    )
+    telling = (keys.unique, keys.timeouts, keys.dead, keys.delayed)
+    suffixes = "|".join(re.escape(key.removeprefix(keys.queue)) for key in telling)
     number = rf"{re.escape(before)}(0|[1-9][0-9]*){re.escape(after)}"
     glob = re.sub(r"([\\*?[\]])", r"\\\1", before) + "*"
     return glob, re.compile(rf"{number}({suffixes})?")
@@ -105,6 +104,11 @@ class QueueKeys:
     def dead(self) -> str:
         """The list of dead letters, the oldest first."""
         return f"{self.queue}-dead"
+
+    @property
+    def delayed(self) -> str:
+        """Queue, UniqueQueue: the sorted set of delayed items, scored by due time (unix ms)."""
+        return f"{self.queue}-delayed"
 
     @property
     def wakeup(self) -> str:

@@ -60,6 +60,7 @@ class QueueSnapshot:
     waiting: int
     dead: int
     holders: tuple[Holder, ...]
+    delayed: int = 0  # delayed items not yet due (due ones count as waiting)
 
     @property
     def in_flight(self) -> int:
@@ -91,6 +92,7 @@ class QueueSnapshot:
             "in_flight": self.in_flight,
             "oldest_lease_age": self.oldest_lease_age,
             "dead": self.dead,
+            "delayed": self.delayed,
             "consumers": [
                 {
                     "id": holder.consumer_id,
@@ -158,6 +160,11 @@ class ShardedSnapshot:
         return sum(shard.dead for shard in self.shards)
 
     @property
+    def delayed(self) -> int:
+        """Delayed items not yet due, in all shards."""
+        return sum(shard.delayed for shard in self.shards)
+
+    @property
     def holders(self) -> tuple[Holder, ...]:
         """The consumers with a lease on each shard (a ShardedQueue is one Queue per shard)."""
         return tuple(holder for shard in self.shards for holder in shard.holders)
@@ -185,6 +192,7 @@ class ShardedSnapshot:
             "in_flight": self.in_flight,
             "oldest_lease_age": self.oldest_lease_age,
             "dead": self.dead,
+            "delayed": self.delayed,
             "consumers": [
                 {"shard": shard["name"], **consumer}
                 for shard in shards
@@ -352,9 +360,9 @@ def _types(client: Client, names: Sequence[str]) -> list[tuple[QueueKeys, dict[s
     return [(keys, {key: text(next(replies)) for key in _telling(keys)}) for keys in every]
 
 
-def _telling(keys: QueueKeys) -> tuple[str, str, str, str]:
+def _telling(keys: QueueKeys) -> tuple[str, str, str, str, str]:
     """The keys whose types tell the kind of a structure."""
-    return keys.queue, keys.unique, keys.timeouts, keys.dead
+    return keys.queue, keys.unique, keys.timeouts, keys.dead, keys.delayed
 
 
 def _exists(found: dict[str, str]) -> bool:
@@ -369,7 +377,7 @@ def _kind(keys: QueueKeys, found: dict[str, str], forced: Kind | None) -> Kind:
         raise UnknownNameError(msg)
     expected = {keys.queue: "zset"} if kind == "pool" else {keys.queue: "list"}
     if kind != "pool":
-        expected |= {keys.timeouts: "hash", keys.dead: "list"}
+        expected |= {keys.timeouts: "hash", keys.dead: "list", keys.delayed: "zset"}
     if kind == "unique":
         expected[keys.unique] = "set"
     for key, wanted in expected.items():
@@ -379,12 +387,12 @@ def _kind(keys: QueueKeys, found: dict[str, str], forced: Kind | None) -> Kind:
     return kind
 
 
-def _guess(main: str, unique: str, timeouts: str, dead: str) -> Kind | None:
+def _guess(main: str, unique: str, timeouts: str, dead: str, delayed: str) -> Kind | None:
     if main == "zset":
         return "pool"
     if unique != "none":
         return "unique"
-    if {main, timeouts, dead} == {"none"}:
+    if {main, timeouts, dead, delayed} == {"none"}:
         return None
     return "queue"
 
@@ -420,7 +428,9 @@ def read_queue(client: Client, name: str, kind: Kind = "queue") -> QueueSnapshot
     pipe.llen(keys.queue)
     pipe.llen(keys.dead)
     pipe.hgetall(keys.timeouts)
-    waiting, dead, leases = pipe.execute()
+    pipe.zcount(keys.delayed, "-inf", now * 1000)  # due: a get moves them to the list
+    pipe.zcard(keys.delayed)
+    waiting, dead, leases, due, delayed = pipe.execute()
     lists = sorted(leases, key=text)
     pipe = client.pipeline(transaction=False)
     for processing in lists:
@@ -440,7 +450,8 @@ def read_queue(client: Client, name: str, kind: Kind = "queue") -> QueueSnapshot
                 lease_age=None if lease is None else max(0.0, now - lease),
             )
         )
-    return QueueSnapshot(name, kind, now, int(waiting), int(dead), tuple(holders))
+    waiting, delayed = int(waiting) + int(due), int(delayed) - int(due)
+    return QueueSnapshot(name, kind, now, waiting, int(dead), tuple(holders), delayed)
 
 
 def read_pool(client: Client, name: str) -> PoolSnapshot:

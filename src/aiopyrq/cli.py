@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    stats = command("stats", _stats, "waiting, in flight per consumer, dead letters")
+    stats = command("stats", _stats, "waiting, delayed, in flight per consumer, dead letters")
     stats.add_argument("names", nargs="+", metavar="NAME")
     stats.add_argument("--json", action="store_true", help="print JSON")
     peek = command("peek", _peek, "the next items to be handed out, first first")
@@ -423,6 +423,7 @@ def figures(snapshot: _snapshot.Snapshot) -> dict[str, int]:
         }
     return {
         "waiting": snapshot.waiting,
+        "delayed": snapshot.delayed,
         "in flight": snapshot.in_flight,
         "dead letters": snapshot.dead,
     }

@@ -15,6 +15,7 @@ age: the oldest of its shards; consumers: their leases on every shard):
 ==========================================  =========  ==========================================
 ``aiopyrq_waiting_items``                   gauge      Queue: items waiting; Pool: items due
 ``aiopyrq_in_flight_items``                 gauge      items taken and not yet acked or rejected
+``aiopyrq_delayed_items``                   gauge      Queue: delayed items not yet due
 ``aiopyrq_oldest_in_flight_age_seconds``    gauge      Queue: seconds since the most silent
                                                        consumer holding items renewed its lease
 ``aiopyrq_consumers``                       gauge      Queue: consumers with a lease
@@ -65,6 +66,7 @@ _TIMEOUT = 5.0  # seconds: the most one Redis command of a scrape may take
 _GAUGES = {
     "waiting_items": "Queue: items waiting; Pool: items due.",
     "in_flight_items": "Items taken and not yet acknowledged or rejected.",
+    "delayed_items": "Queue: delayed items not yet due (added or rejected with a delay).",
     "oldest_in_flight_age_seconds": (
         "Seconds since the most silent consumer holding items renewed its lease."
     ),
@@ -235,6 +237,7 @@ def _add_snapshot(families: dict[str, Any], snapshot: _snapshot.Snapshot) -> Non
         return
     families["waiting_items"].add_metric(labels, snapshot.waiting)
     families["in_flight_items"].add_metric(labels, snapshot.in_flight)
+    families["delayed_items"].add_metric(labels, snapshot.delayed)
     families["oldest_in_flight_age_seconds"].add_metric(labels, snapshot.oldest_lease_age or 0)
     families["consumers"].add_metric(labels, len(snapshot.holders))
     families["dead_letters"].add_metric(labels, snapshot.dead)

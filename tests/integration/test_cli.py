@@ -138,6 +138,19 @@ async def test_stats_text(redis_server, client, name):
     assert re.search(rf"^  {re.escape(live.client_id)} +3  [0-9]+ s$", output, re.MULTILINE)
 
 
+async def test_stats_show_delayed_items(redis_server, client, name):
+    """stats counts delayed items apart from the waiting ones; a queue of delayed items only
+    is a queue."""
+    queue = Queue(name, client)
+    await queue.add_items(["a", "b"], delay=600)
+
+    [stats] = json.loads(ok(aiopyrq("stats", "--json", name, url=redis_server.url)))
+    output = ok(aiopyrq("stats", name, url=redis_server.url))
+
+    assert (stats["kind"], stats["waiting"], stats["delayed"]) == ("queue", 0, 2)
+    assert re.search(r"^  delayed +2$", output, re.MULTILINE)
+
+
 async def test_stats_of_several_kinds(redis_server, client, name):
     """One stats call reads a UniqueQueue and a Pool, each found from its keys."""
     unique = UniqueQueue(f"{name}-u", client)
