@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiopyrq._base import check_int, check_wait
+from aiopyrq._delay import check_delay, retry_after
 from aiopyrq._types import Consumable
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+
+    from aiopyrq._delay import Delay
 
     SpanFactory = Callable[[str, str], contextlib.AbstractContextManager[object]]
 
@@ -92,6 +95,12 @@ class Consumer:
         lease_timeout: Seconds without a heartbeat after which a consumer counts as dead.
         sweep_interval: Seconds between two recoveries of dead consumers' items.
         grace_period: Seconds running handlers get to finish when stopping.
+        retry_delay: How long an item whose handler failed waits before it is delivered
+            again (it is rejected with this delay, see ``Queue.reject_items``): seconds, or
+            a function of the item's failed deliveries (1 at the first failure) that
+            returns seconds. By default about 1 s, doubling with each failure, at most
+            300 s, spread by up to 25 % either way. ``0``: back at the front of the queue
+            at once.
         spans: Tracing: ``spans(operation, name)`` returns a context manager wrapped around
             each get, handler call, ack and reject (operation ``"get"``, ``"handle"``,
             ``"ack"``, ``"reject"``; name the structure's), e.g.
@@ -111,6 +120,7 @@ class Consumer:
         sweep_interval: float = 5.0,
         grace_period: float = 30.0,
         spans: SpanFactory | None = None,
+        retry_delay: Delay = retry_after,
     ) -> None:
         if not isinstance(structure, Consumable):
             msg = f"structure must be a Queue, UniqueQueue, ShardedQueue or Pool: {structure!r}"
@@ -124,6 +134,7 @@ class Consumer:
         self.lease_timeout = check_int(lease_timeout, "lease_timeout", minimum=1)
         self.sweep_interval = check_wait(sweep_interval)
         self.grace_period = check_wait(grace_period)
+        self.retry_delay = retry_delay if callable(retry_delay) else check_delay(retry_delay)
         self.stats = ConsumerStats()
         self.spans = spans
         self._stopping = asyncio.Event()
@@ -267,8 +278,12 @@ class Consumer:
         if failed:
             self.stats.failed += len(failed)
             if self.structure.leases:
-                dead = await self._retried("reject", self.structure.reject_items, failed)
+                dead = await self._retried("reject", self._reject, failed)
                 self.stats.dead_lettered += dead  # added after the await: rejects overlap
+
+    async def _reject(self, items: list[Any]) -> int:
+        """Reject failed items, to be delivered again after the retry delay."""
+        return await self.structure.reject_items(items, self.retry_delay)
 
     async def _retried(
         self, operation: str, call: Callable[[list[Any]], Awaitable[int | None]], items: list[Any]

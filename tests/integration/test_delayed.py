@@ -19,23 +19,12 @@ from redis.crc import key_slot
 from aiopyrq import Queue, ShardedQueue, UniqueQueue
 from aiopyrq import _snapshot as snapshot_module
 from aiopyrq._keys import QueueKeys
-from tests.helpers import BOUND, age_lease, data_keys, items_named
+from tests.helpers import BOUND, age_lease, data_keys, items_named, server_ms
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
 KINDS = {"queue": Queue, "unique": UniqueQueue}
 DELAY = 1.0  # seconds
-
-
-async def server_ms(client, key: str | None = None) -> int:
-    """The server's clock in unix milliseconds (on a cluster: the master of key)."""
-    if key is not None and hasattr(client, "get_node_from_key"):
-        await client.initialize()  # the slot map, for a client that has sent nothing yet
-        node = client.get_node_from_key(key)
-        seconds, micros = await client.time(target_nodes=node)
-    else:
-        seconds, micros = await client.time()
-    return seconds * 1000 + micros // 1000
 
 
 async def take_when_due(queue, count: int, due: int, client, key: str) -> list:

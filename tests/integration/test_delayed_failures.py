@@ -16,7 +16,7 @@ import redis.asyncio
 
 from aiopyrq import Queue, UniqueQueue
 from tests.harness import RedisServer
-from tests.helpers import BOUND, PROCS, items_named
+from tests.helpers import BOUND, PROCS, items_named, server_ms
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -41,11 +41,6 @@ async def aof_client(aof_server) -> AsyncIterator[redis.asyncio.Redis]:
         yield client
     finally:
         await client.aclose()
-
-
-async def server_ms(client) -> int:
-    seconds, micros = await client.time()
-    return seconds * 1000 + micros // 1000
 
 
 async def first_due(client, queue) -> int:

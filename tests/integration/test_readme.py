@@ -17,8 +17,8 @@ EXAMPLES = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8")
 
 
 def test_readme_has_examples():
-    """The README shows an example of each structure, the consumer runtime and replicas."""
-    assert len(EXAMPLES) == 7
+    """The README shows an example of each structure, the consumer runtime, delays, replicas."""
+    assert len(EXAMPLES) == 8
     for name in (
         "Queue",
         "UniqueQueue",
