@@ -5,10 +5,12 @@ VENV = .venv
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: test unit lint demo bench matrix clean
+.PHONY: test unit lint demo docs bench matrix clean venv
 
+# The server the tests start copies of: see ci/server-bin (installs redis-server if needed).
 test: lint
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@bin=$$(ci/server-bin $(VENV)/bin/python) && \
+		AIOPYRQ_SERVER_BIN=$$bin $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # tests/unit alone: no server started, seconds, works on a machine without Redis.
 unit: $(VENV)/.installed
@@ -18,8 +20,24 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks examples ci
 	$(VENV)/bin/mypy
 
-demo: $(VENV)/.installed
-	$(VENV)/bin/python examples/demo.py
+# The demo needs the library and a server only: a venv of its own, without the dev tools.
+# It runs on $$REDIS_URL if that answers, else on a throwaway server (ci/server-bin).
+DEMO_VENV = .venv-demo
+DEMO_ARGS ?=
+demo: $(DEMO_VENV)/.installed
+	@bin=$$(if [ -z "$$REDIS_URL" ]; then ci/server-bin $(DEMO_VENV)/bin/python; fi) && \
+		AIOPYRQ_SERVER_BIN=$$bin $(DEMO_VENV)/bin/python examples/demo.py $(DEMO_ARGS)
+
+$(DEMO_VENV)/.installed: pyproject.toml
+	@$(MAKE) --no-print-directory venv VENV_DIR=$(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[server]'
+	touch $@
+
+# The documentation site (mkdocs.yml, docs/) into site/, warnings as errors. Its Python
+# examples run in the test suite (tests/integration/test_docs.py).
+docs: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # The standalone behaviour suites on each redis-py, Python and transport (ci/matrix.py);
 # MATRIX_ARGS=--list shows the combinations.
@@ -31,17 +49,27 @@ matrix: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
-# Debian ships Python without venv: install it when we may (root with apt-get), then retry.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV) || { \
-		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv && \
-		$(PYTHON) -m venv --clear $(VENV); \
-	}
+	@$(MAKE) --no-print-directory venv VENV_DIR=$(VENV)
 	$(VENV)/bin/pip install --upgrade pip
 	$(VENV)/bin/pip install -e '.[dev]'
 	touch $@
 
+# A virtual environment in VENV_DIR, for Python 3.10 or later. Debian ships Python without
+# venv: install it when we may (root with apt-get), then retry; else say what to do.
+VENV_DIR ?= $(VENV)
+venv:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
+		echo "$(PYTHON) is $$($(PYTHON) -V 2>&1): aio-py-rq needs Python 3.10 or later (make PYTHON=python3.12 ...)" >&2; \
+		exit 1; }
+	@$(PYTHON) -m venv $(VENV_DIR) 2>/dev/null || { \
+		command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && \
+		$(PYTHON) -m venv --clear $(VENV_DIR); \
+	} || { \
+		echo "cannot make a venv: install python3-venv (sudo apt-get install python3-venv)" >&2; \
+		rm -rf $(VENV_DIR); exit 1; }
+
 clean:
-	rm -rf $(VENV) .matrix build dist .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(DEMO_VENV) .matrix build dist site .pytest_cache .mypy_cache .ruff_cache .coverage
 	find src tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -45,7 +45,12 @@ CONFIGS = {  # name: (consumer processes, 0 = all in one process; items per get 
     "2 consumer processes": (2, 100),
     "one at a time": (0, 1),
 }
-MEASURES = ("throughput", "idle", "consumer", "recovery", "cluster")
+MEASURES = ("throughput", "idle", "consumer", "runtime", "recovery", "cluster")
+RUNTIME = {  # the Consumer vs the raw loop, one process: name: Consumer concurrency, 0 = raw
+    "raw: 4 tasks get_items(100), ack_items": 0,
+    "Consumer, concurrency=10": 10,
+    "Consumer, concurrency=100": 100,
+}
 CLUSTER_MASTERS = (1, 3)
 POLL = 0.01  # seconds between two looks at the killed consumer's processing list
 
@@ -283,6 +288,20 @@ class Bench:
             "empty_gets": sum(r["empty_gets"] for r in results), "commands": window["commands"],
         })  # fmt: skip
 
+    async def runtime(self, rnd: int, case: str, target: Target) -> None:
+        """A Queue's items through a no-op handler Consumer, or through the raw loop."""
+        items, concurrency = self.opts.items, RUNTIME[case]
+        args = ["throughput", "--items", str(items), "--tasks", str(self.opts.tasks)]
+        args += ["--runtime", str(concurrency)] if concurrency else []
+        results, window = await self.workload(target, "queue", [[*args, "--role", "all"]])
+        check_ids(f"{target.name} {case}", results[0]["received"], items)
+        self.add({
+            "measure": "runtime", "round": rnd, "case": case, "target": target.name,
+            "items": items, "items_per_s": items / (results[0]["t_last"] - window["t_go"]),
+            "redis_cpu_us": 1e6 * window["cpu_s"] / items, "calls": window["calls"] / items,
+            "client_cpu_us": 1e6 * results[0]["cpu_s"] / items, "commands": window["commands"],
+        })  # fmt: skip
+
     async def latency(
         self, rnd: int, structure: str, target: Target, *, runtime: bool = False
     ) -> None:
@@ -417,9 +436,17 @@ class Bench:
                     await self.memory(rnd, structure, target)
                 if "consumer" in measures and target.name == "aiopyrq":
                     await self.latency(rnd, structure, target, runtime=True)
+            await self.runtimes(rnd, order)
             for target in order:
                 if target.name == "aiopyrq":
                     await self.ours_only(rnd, target)
+
+    async def runtimes(self, rnd: int, order: list[Target]) -> None:
+        """The Consumer vs the raw loop, for one round (this library and its baseline)."""
+        ours = [t for t in order if t.name in {"aiopyrq", "baseline"}]  # they have a Consumer
+        for case in RUNTIME if "runtime" in self.opts.measures else ():
+            for target in ours:
+                await self.runtime(rnd, case, target)
 
     async def ours_only(self, rnd: int, target: Target) -> None:
         """This library's recovery and cluster measures, for one round."""
@@ -503,6 +530,32 @@ class Report:
                 f"| {self.median('throughput', 'redis_cpu_us', **where):.1f} "
                 f"| {self.median('throughput', 'calls', **where):.2f} "
                 f"| {self.median('throughput', 'client_cpu_us', **where):.1f} |"
+            )
+        return lines
+
+    def runtime(self) -> list[str]:
+        """One row per case and target: the Consumer as a share of the raw loop's speed."""
+        lines = [
+            (
+                "| workload | target | items/s | × raw loop | × baseline | Redis CPU µs/item "
+                "| Redis calls/item | client CPU µs/item |"
+            ),
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        raw = next(iter(RUNTIME))
+        for case, target in itertools.product(RUNTIME, self.targets):
+            where = {"case": case, "target": target}
+            speed = self.values("runtime", "items_per_s", **where)
+            if not speed:
+                continue
+            loop = self.values("runtime", "items_per_s", case=raw, target=target)
+            baseline = self.values("runtime", "items_per_s", **where | {"target": "baseline"})
+            lines.append(
+                f"| {case} | {target} | {spread(speed, 0)} | {self.ratio(speed, loop)} "
+                f"| {self.ratio(speed, baseline)} "
+                f"| {self.median('runtime', 'redis_cpu_us', **where):.1f} "
+                f"| {self.median('runtime', 'calls', **where):.2f} "
+                f"| {self.median('runtime', 'client_cpu_us', **where):.1f} |"
             )
         return lines
 
@@ -594,6 +647,7 @@ class Report:
         sections = {
             "Throughput (batches of 100; one at a time: get 1, ack 1)": self.throughput(),
             "Idle consumer: delivery latency; memory per waiting item": self.idle(),
+            "The Consumer runtime vs the raw loop (no-op handler, one process)": self.runtime(),
             "Recovery of a SIGKILLed Consumer's batch": self.recovery(),
             "ShardedQueue on a Redis Cluster: Redis CPU per master": self.cluster(),
         }

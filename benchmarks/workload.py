@@ -7,8 +7,9 @@ multi-process run also learns from stdin (``done``) that the producer has finish
 
 Kinds: ``lib`` (the ``aiopyrq`` importable here: Queue, UniqueQueue or Pool; with this
 project's, also ShardedQueue) and ``streams`` (a raw Redis Streams consumer group with
-redis-py: XADD, XREADGROUP, XACK). ``--consumer`` (latency) and ``recovery`` run this
-project's ``aiopyrq.Consumer``; ``--cluster`` connects with a ``RedisCluster`` client.
+redis-py: XADD, XREADGROUP, XACK). ``--consumer`` (latency), ``--runtime`` (throughput) and
+``recovery`` run this project's ``aiopyrq.Consumer``; ``--cluster`` connects with a
+``RedisCluster`` client.
 """
 
 from __future__ import annotations
@@ -154,6 +155,27 @@ async def consume(
                 await asyncio.sleep(EMPTY_SLEEP)
 
 
+async def run_runtime(
+    target: Backend, concurrency: int, items: int, got: list[str]
+) -> dict[str, Any]:
+    """This project's Consumer, a no-op handler, until every item was handled; then stop.
+
+    ``t_last`` is when ``run()`` returned: the Consumer's last ack is in the window.
+    """
+    import aiopyrq  # noqa: PLC0415  # this project's only
+
+    async def handle(value: str) -> None:
+        got.append(value)
+        if len(got) == items:
+            runtime.stop()
+
+    assert isinstance(target, Lib)  # noqa: S101
+    runtime = aiopyrq.Consumer(target.obj, handle, concurrency=concurrency, wait=EMPTY_WAIT)
+    asyncio.get_running_loop().call_later(HOLD_LIMIT, runtime.stop)  # lost items: run.py tells
+    await runtime.run(handle_signals=False)
+    return {"empty_gets": 0, "t_last": time.time()}
+
+
 async def produce(target: Backend, ids: list[str], batch: int, done: asyncio.Event) -> None:
     """Add all ids, ``batch`` per call, then say so."""
     for start in range(0, len(ids), batch):
@@ -178,7 +200,10 @@ async def throughput(args: argparse.Namespace, client: Client) -> dict[str, Any]
     await start(producer)
     cpu = time.process_time()
     tasks: list[Coroutine[Any, Any, dict[str, Any] | None]]
-    tasks = [consume(target, args.get_batch, done, got) for target in consumers]
+    if args.runtime:  # one aiopyrq.Consumer instead of the tasks' own loops
+        tasks = [run_runtime(consumers[0], args.runtime, args.items, got)]
+    else:
+        tasks = [consume(target, args.get_batch, done, got) for target in consumers]
     if args.role == "consumer":  # a separate producer: run.py writes "done" when it finished
         tasks.append(wait_for_line(done))
     else:
@@ -365,6 +390,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cluster", action="store_true", help="connect with RedisCluster")
     parser.add_argument("--shards", type=int, default=3, help="sharded: ShardedQueue shards")
     parser.add_argument("--consumer", action="store_true", help="latency: via aiopyrq.Consumer")
+    parser.add_argument(
+        "--runtime", type=int, default=0, help="throughput: a Consumer of this concurrency"
+    )
     parser.add_argument("--lease-timeout", type=int, default=1, help="recovery: seconds")
     parser.add_argument("--sweep-interval", type=float, default=1.0, help="recovery: seconds")
     parser.add_argument("--name", required=True, help="key name (fresh for each workload)")

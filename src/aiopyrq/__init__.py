@@ -5,11 +5,12 @@ from __future__ import annotations
 from importlib.metadata import version as _version
 from typing import Any
 
-from aiopyrq._consumer import Consumer, ConsumerStats
+from aiopyrq._consumer import Consumer
 from aiopyrq._durability import Durability
 from aiopyrq._pool import Pool
 from aiopyrq._queue import Queue
 from aiopyrq._sharded import ShardedQueue
+from aiopyrq._stats import ConsumerStats
 from aiopyrq._unique_queue import UniqueQueue
 from aiopyrq.errors import (
     AiopyrqError,

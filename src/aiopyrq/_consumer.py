@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aiopyrq._acks import Acks
 from aiopyrq._base import check_int, check_wait
 from aiopyrq._delay import check_delay, retry_after
+from aiopyrq._failures import FailureLog
+from aiopyrq._stats import ConsumerStats
 from aiopyrq._types import Consumable
 
 if TYPE_CHECKING:
@@ -26,58 +29,29 @@ logger = logging.getLogger("aiopyrq")
 _RETRY_AFTER = 1.0  # seconds to wait after a failed get, ack or reject before trying again
 _NO_SPAN = contextlib.nullcontext()
 
-HANDLER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-"""Upper bounds, in seconds, of the handler durations counted in ``ConsumerStats``."""
-
-
-@dataclass
-class ConsumerStats:
-    """What a consumer has done so far.
-
-    Attributes:
-        delivered: Items handed to the handler.
-        acked: Items acknowledged after the handler succeeded.
-        failed: Items whose handler raised (rejected, or left to ``ack_ttl`` in a Pool).
-        recovered: Items of dead consumers this consumer's reaper put back in the queue.
-        dead_lettered: Items this consumer rejected into the dead letters.
-        handler_calls: Handler calls finished (one per item, or per batch with batch=True).
-        handler_seconds: Their total duration.
-        handler_buckets: For each bound of ``HANDLER_BUCKETS``, the calls that took at most
-            that long (cumulative, as a Prometheus histogram counts).
-    """
-
-    delivered: int = 0
-    acked: int = 0
-    failed: int = 0
-    recovered: int = 0
-    dead_lettered: int = 0
-    handler_calls: int = 0
-    handler_seconds: float = 0.0
-    handler_buckets: list[int] = field(default_factory=lambda: [0] * len(HANDLER_BUCKETS))
-
-    def time_handler(self, seconds: float) -> None:
-        """Count one handler call that took ``seconds``."""
-        self.handler_calls += 1
-        self.handler_seconds += seconds
-        # A new list, so that a metrics scrape in another thread never sees half an update.
-        self.handler_buckets = [
-            count + (seconds <= bound)
-            for count, bound in zip(self.handler_buckets, HANDLER_BUCKETS, strict=True)
-        ]
-
 
 class Consumer:
     """Runs an async handler over the items of a Queue, UniqueQueue, ShardedQueue or Pool.
 
     Items are fetched in batches with a blocking get, handled with at most
     ``concurrency`` handlers at a time, acknowledged on success and rejected (counted
-    towards dead letters) when the handler raises. Alongside, a heartbeat keeps this
-    consumer's lease fresh, and a reaper returns the items of dead consumers to the queue
-    once their lease is ``lease_timeout`` seconds old (one reaper per queue at a time).
+    towards dead letters, delivered again after ``retry_delay``) when the handler raises.
+    Alongside, a heartbeat keeps this consumer's lease fresh, and a reaper returns the
+    items of dead consumers to the queue once their lease is ``lease_timeout`` seconds old
+    (one reaper per queue at a time).
 
-    ``stop()``, SIGTERM or SIGINT stop it gracefully: no new fetch, running handlers get
-    ``grace_period`` seconds to finish, and what is left goes back to the front of the
-    queue, with this consumer's processing list and lease removed.
+    One item at a time (``batch=False``), the next batch is fetched while the last one is
+    handled: the consumer holds at most ``concurrency + batch_size`` items not yet handled
+    (its heartbeat keeps them its own; from a Pool, at most ``concurrency``). The acks of
+    items whose handlers returned are sent together, one call at a time: those that finish
+    while an ack call runs go in the next.
+    A failure is logged with its item and error; the traceback of the same failure (its
+    type and the line that raised it) at most once every 10 s, the repeats counted.
+
+    ``stop()``, SIGTERM or SIGINT stop it gracefully: no new fetch and no new handler,
+    running handlers get ``grace_period`` seconds to finish, the acks of those that
+    returned are sent, and what is left (unfinished, or fetched and not started) goes back
+    to the front of the queue, with this consumer's processing list and lease removed.
 
     A Pool has no processing lists (``leases`` False): an item whose handler raises comes
     back after ``ack_ttl``, and there is nothing to renew, reject, recover or give back.
@@ -89,7 +63,9 @@ class Consumer:
         handler: ``async def handler(item)``, or ``async def handler(items)`` with
             ``batch=True``.
         batch: Call the handler once per batch; the whole batch is acked or rejected.
-        batch_size: The most items fetched at once.
+        batch_size: The most items fetched at once (one at a time: also the most fetched
+            ahead of the handlers; lower it for slow handlers, so that items wait in the
+            queue where other consumers can take them).
         concurrency: The most handler calls running at once.
         wait: Seconds a fetch blocks waiting for items before it looks at the stop flag.
         lease_timeout: Seconds without a heartbeat after which a consumer counts as dead.
@@ -141,7 +117,13 @@ class Consumer:
         self._changed = asyncio.Event()  # set when a handler slot frees, or on stop()
         self._busy = 0
         self._unsure = False  # a get failed: items may be held that nobody handles
-        self._batches: set[asyncio.Task[None]] = set()
+        self._batches: set[asyncio.Task[None]] = set()  # the batches handled, or the workers
+        self._ready: collections.deque[Any] = collections.deque()  # fetched, not started
+        self._idle: collections.deque[asyncio.Future[None]] = collections.deque()  # workers
+        self._waking = False  # a worker was woken and has not run yet
+        self._running = 0  # one at a time: handlers running
+        self._acks = Acks(self._ack, self.batch_size, self._more_coming, self._acked)
+        self._failures = FailureLog(logger)
 
     def stop(self) -> None:
         """Ask the consumer to stop; ``run()`` returns once it has shut down."""
@@ -158,16 +140,18 @@ class Consumer:
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
         for signum in signals:
             loop.add_signal_handler(signum, self.stop)
-        upkeep = []
+        upkeep = [asyncio.create_task(self._every(self._failures.window, self._report))]
         if self.structure.leases:
-            upkeep = [
+            upkeep += [
                 asyncio.create_task(self._every(self.lease_timeout / 3, self.structure.heartbeat)),
                 asyncio.create_task(self._every(self.sweep_interval, self._reap)),
             ]
+        workers = [] if self.batch else [self._start(self._work()) for _ in range(self.concurrency)]
+        acker = None if self.batch else asyncio.create_task(self._acks.run())
         try:
             await self._fetch_until_stopped()
         finally:
-            await self._shut_down(upkeep)
+            await self._shut_down(upkeep, workers, acker)
             for signum in signals:
                 loop.remove_signal_handler(signum)
 
@@ -178,10 +162,9 @@ class Consumer:
                 if self._unsure:
                     await self._give_back_unknown()
                     continue
-                room = await self._room(self.concurrency - 1)
-                if room == 0:
+                size = await self._next_size()
+                if size == 0:
                     continue
-                size = self.batch_size if self.batch else min(self.batch_size, room)
                 fetch = asyncio.create_task(self._get(size))
                 await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if not fetch.done():
@@ -191,6 +174,28 @@ class Consumer:
                 await self._dispatch(fetch)
         finally:
             stopping.cancel()
+
+    async def _next_size(self) -> int:
+        """Wait until a fetch may hold more items; return how many (0: stopping).
+
+        A batch, once fewer than ``concurrency`` batches run. One at a time: once fewer
+        than ``concurrency`` fetched items wait for a handler and the acks are not behind by
+        more than two batches, as many as keep those held and not handled within
+        ``concurrency + batch_size``; within ``concurrency`` for a structure without leases
+        (a Pool), whose items would be handed out again if they waited beyond ``ack_ttl``.
+        """
+        if self.batch:
+            return self.batch_size if await self._room(self.concurrency - 1) else 0
+        most = self.concurrency + (self.batch_size if self.structure.leases else 0)
+        while not self._stopping.is_set():
+            waiting = len(self._ready)
+            room = most - waiting - self._running
+            acks_behind = self._acks.pending > 2 * self.batch_size
+            if waiting < self.concurrency and room > 0 and not acks_behind:
+                return min(self.batch_size, room)
+            self._changed.clear()
+            await self._changed.wait()
+        return 0
 
     def _span(self, operation: str) -> contextlib.AbstractContextManager[object]:
         if self.spans is None:
@@ -211,12 +216,33 @@ class Consumer:
             self._unsure = self.structure.leases
             await self._pause(_RETRY_AFTER)
             return
-        if items:
+        if not items:
+            return
+        if self.batch:
             self.stats.delivered += len(items)
-            self._busy += 1 if self.batch else len(items)
-            task = asyncio.create_task(self._process(items))
-            self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
+            self._busy += 1
+            self._start(self._process(items))
+            return
+        self._busy += len(items)
+        self._ready.extend(items)
+        if not self._waking:
+            self._wake(1)
+
+    def _wake(self, count: int) -> None:
+        """Wake up to count idle workers."""
+        idle = self._idle
+        while idle and count > 0:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                self._waking = True
+                count -= 1
+
+    def _start(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+        return task
 
     async def _room(self, most_busy: int) -> int:
         """Wait until at most most_busy slots are busy (or stopping); return the free slots."""
@@ -246,40 +272,89 @@ class Consumer:
             logger.warning("gave back %d items of a lost get to %s", released, self.structure.name)
 
     async def _process(self, items: list[Any]) -> None:
+        """Batch mode: handle a batch, then ack or reject it."""
         try:
-            if self.batch:
-                fine = [await self._handle(items)] * len(items)
+            error = await self._handle(items)
+            if error is None:
+                await self._retried("ack", self.structure.ack_items, items)
+                self.stats.acked += len(items)
             else:
-                fine = await asyncio.gather(*(self._handle(item) for item in items))
-            done = [item for item, ok in zip(items, fine, strict=True) if ok]
-            failed = [item for item, ok in zip(items, fine, strict=True) if not ok]
-            await self._settle(done, failed)
+                await self._failed(items, error)
         finally:
-            self._busy -= 1 if self.batch else len(items)
+            self._busy -= 1
             self._changed.set()
 
-    async def _handle(self, what: Any) -> bool:  # noqa: ANN401 - an item or a batch
+    async def _work(self) -> None:
+        """One at a time: one of the ``concurrency`` workers; handles items until stopping.
+
+        A worker that takes an item while more wait wakes one more worker, which does the
+        same: as many handlers run as items wait, up to ``concurrency``, and a handler that
+        returns at once (never waiting) lets one worker handle a whole batch in one go.
+        What was fetched and not started when the consumer stops goes back at shut-down.
+        """
+        ready, stopping, loop = self._ready, self._stopping, asyncio.get_running_loop()
+        while not stopping.is_set():
+            if not ready:
+                waiter = loop.create_future()
+                self._idle.append(waiter)
+                await waiter
+                self._waking = False
+                continue
+            item = ready.popleft()
+            if ready and not self._waking:
+                self._wake(1)
+            if len(ready) < self.concurrency:
+                self._changed.set()  # room for the next fetch
+            self.stats.delivered += 1
+            self._running += 1
+            try:
+                error = await self._handle(item)
+            finally:
+                self._running -= 1
+            if error is None:
+                self._acks.add(item)
+            else:
+                try:
+                    await self._failed([item], error)
+                finally:
+                    self._busy -= 1
+                    self._changed.set()
+
+    async def _ack(self, items: list[Any]) -> bool:
+        """One at a time: ack the items of handlers that returned; False if it gave up."""
+        return await self._retried("ack", self.structure.ack_items, items) is not None
+
+    def _more_coming(self) -> bool:
+        return bool(self._running or self._ready)
+
+    def _acked(self, items: list[Any], sent: bool) -> None:
+        self._busy -= len(items)
+        self._changed.set()
+        if sent:
+            self.stats.acked += len(items)
+
+    async def _handle(self, what: Any) -> Exception | None:  # noqa: ANN401 - an item or a batch
+        """Call the handler; return its error, None if it returned."""
         started = time.perf_counter()
         try:
-            with self._span("handle"):
+            if self.spans is None:
                 await self.handler(what)
-        except Exception:
-            logger.exception("handler failed on %s", self.structure.name)
-            return False
+            else:
+                with self._span("handle"):
+                    await self.handler(what)
+        except Exception as error:  # noqa: BLE001 - any handler error fails the item
+            return error
         finally:
             self.stats.time_handler(time.perf_counter() - started)
-        return True
+        return None
 
-    async def _settle(self, done: list[Any], failed: list[Any]) -> None:
-        """Ack what succeeded, reject what failed."""
-        if done:
-            await self._retried("ack", self.structure.ack_items, done)
-            self.stats.acked += len(done)
-        if failed:
-            self.stats.failed += len(failed)
-            if self.structure.leases:
-                dead = await self._retried("reject", self._reject, failed)
-                self.stats.dead_lettered += dead  # added after the await: rejects overlap
+    async def _failed(self, items: list[Any], error: Exception) -> None:
+        """The handler raised on items (a batch, or one item): log it, reject them."""
+        self._failures.failed(self.structure.name, items if self.batch else items[0], error)
+        self.stats.failed += len(items)
+        if self.structure.leases:
+            dead = await self._retried("reject", self._reject, items)
+            self.stats.dead_lettered += dead or 0  # added after the await: rejects overlap
 
     async def _reject(self, items: list[Any]) -> int:
         """Reject failed items, to be delivered again after the retry delay."""
@@ -287,12 +362,12 @@ class Consumer:
 
     async def _retried(
         self, operation: str, call: Callable[[list[Any]], Awaitable[int | None]], items: list[Any]
-    ) -> int:
-        """Run an ack or a reject until it succeeds, or until the consumer stops.
+    ) -> int | None:
+        """Run an ack or a reject until it succeeds (its reply, or 0), or the consumer stops.
 
         While it fails (Redis down or failing over), the items stay in this consumer's
         processing list, and its heartbeat keeps them its own: retrying is what brings them
-        back. A consumer that stops meanwhile gives them back at shut-down.
+        back. A consumer that stops meanwhile gives them back at shut-down (None).
         """
         while True:
             try:
@@ -301,8 +376,11 @@ class Consumer:
             except Exception:
                 logger.exception("%s on %s failed", operation, self.structure.name)
                 if self._stopping.is_set():
-                    return 0
+                    return None
             await self._pause(_RETRY_AFTER)
+
+    async def _report(self) -> None:
+        self._failures.report()
 
     async def _every(self, interval: float, job: Callable[[], Awaitable[object]]) -> None:
         while not self._stopping.is_set():
@@ -324,17 +402,27 @@ class Consumer:
             name = self.structure.name
             logger.warning("recovered %d items of dead consumers of %s", recovered, name)
 
-    async def _shut_down(self, upkeep: list[asyncio.Task[None]]) -> None:
-        """Let running handlers finish within the grace period, then give back the rest."""
+    async def _shut_down(
+        self,
+        upkeep: list[asyncio.Task[None]],
+        workers: list[asyncio.Task[None]],
+        acker: asyncio.Task[None] | None,
+    ) -> None:
+        """Let running handlers finish within the grace period, ack, give back the rest."""
         self.stop()
+        self._wake(len(workers))  # the idle ones return
         if self._batches:
             _, late = await asyncio.wait(self._batches, timeout=self.grace_period)
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        if acker is not None:
+            self._acks.close()  # every handler is done: send what is left
+            await asyncio.gather(acker, return_exceptions=True)  # bounded: gives up on error
         for task in upkeep:
             task.cancel()
         await asyncio.gather(*upkeep, return_exceptions=True)
+        self._failures.report()
         if self.structure.leases:
             released = await self.structure.release()
             if released:

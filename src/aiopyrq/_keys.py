@@ -6,6 +6,7 @@ run old and new consumers side by side.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -34,6 +35,15 @@ def shard_name(name: str, index: int | str) -> str:
     return f"{name}:{index}"
 
 
+def shard_of(name: str) -> tuple[str, int] | None:
+    """The sharded queue and number of the shard ``name`` (``NAME:index``), or None."""
+    match = _SHARD.fullmatch(name)
+    return (match[1], int(match[2])) if match else None
+
+
+_SHARD = re.compile(r"(.+):(0|[1-9][0-9]*)", re.DOTALL)
+
+
 def shard_names(name: str, shards: int) -> tuple[str, ...]:
     """The names of the shards of the sharded queue ``name``: ``NAME:0`` ... ``NAME:<n-1>``."""
     return tuple(shard_name(name, i) for i in range(shards))
@@ -49,11 +59,55 @@ def shard_keys(name: str, *, cluster: bool) -> tuple[str, re.Pattern[str]]:
     marker = "\0"
     keys = QueueKeys(shard_name(name, marker), cluster=cluster)
     before, _, after = keys.queue.partition(marker)
-    telling = (keys.unique, keys.timeouts, keys.dead, keys.delayed)
-    suffixes = "|".join(re.escape(key.removeprefix(keys.queue)) for key in telling)
+    suffixes = "|".join(re.escape(key.removeprefix(keys.queue)) for key in keys.kind_keys[1:])
     number = rf"{re.escape(before)}(0|[1-9][0-9]*){re.escape(after)}"
     glob = re.sub(r"([\\*?[\]])", r"\\\1", before) + "*"
     return glob, re.compile(rf"{number}({suffixes})?")
+
+
+def names_of_key(key: str, *, cluster: bool) -> list[str]:
+    """The names of the structures whose own key, set, lease hash or dead letters ``key`` may be.
+
+    ``orders-dead`` may be the dead letters of ``orders`` or the list of a queue of that
+    name: both are returned, the shortest first. On a cluster ``{orders}-dead`` gives
+    ``orders``; a key that no structure has there (no hash tag) gives nothing.
+    """
+    own_keys = [key.removesuffix(s) for s in _SUFFIXES if key.endswith(s) and len(key) > len(s)]
+    names = [_name_of(own, cluster=cluster) for own in [*own_keys, key]]
+    return sorted({name for name in names if name}, key=len)
+
+
+def own_key_prefixes(key: str) -> list[str]:
+    """The beginnings of ``key`` that may be the own key of a structure that ``key`` is of.
+
+    Every other key of a structure is its own key followed by ``-`` (see ``QueueKeys``):
+    ``a-b-dead`` may be of ``a-b-dead``, ``a-b`` or ``a``.
+    """
+    return [key, *(key[:i] for i in range(len(key) - 1, 0, -1) if key[i] == "-")]
+
+
+def is_inner_key(key: str, *, cluster: bool) -> bool:
+    """Tell whether ``key`` is a key that a structure keeps beside those telling its kind.
+
+    A processing list, the reply of a call, a Pool's wake-up token ...: such a key is
+    never a structure of its own, even when the structure it is of has no key left.
+    """
+    for own in own_key_prefixes(key)[1:]:
+        name = _name_of(own, cluster=cluster)
+        keys = QueueKeys(name, cluster=cluster) if name else None
+        if keys and keys.queue == own and keys.owns(key) and key not in keys.kind_keys:
+            return True
+    return False
+
+
+def _name_of(own_key: str, *, cluster: bool) -> str | None:
+    """The name of the structure whose own key is ``own_key``, if one has it."""
+    if not cluster:
+        return own_key
+    inner = own_key[1:-1]
+    if own_key == f"{{{inner}}}" and QueueKeys(inner, cluster=True).queue == own_key:
+        return inner
+    return own_key if has_hash_tag(own_key) else None
 
 
 @dataclass(frozen=True)
@@ -74,6 +128,14 @@ class QueueKeys:
         if self.cluster and not has_hash_tag(self.name):
             return f"{{{self.name}}}"
         return self.name
+
+    @property
+    def kind_keys(self) -> tuple[str, str, str, str, str]:
+        """The keys whose types tell the kind: own key, unique set, leases, dead, delayed items.
+
+        A queue whose items are all delayed has only ``NAME-delayed``: it is still a queue.
+        """
+        return self.queue, self.unique, self.timeouts, self.dead, self.delayed
 
     @property
     def unique(self) -> str:
@@ -120,6 +182,29 @@ class QueueKeys:
         """The lock that lets one consumer at a time recover the others' items."""
         return f"{self.queue}-recovery-lock"
 
+    def owns(self, key: str) -> bool:
+        """Tell whether ``key`` is one of this structure's keys.
+
+        Its keys are the values of this class's properties and what its methods that make
+        a key (``processing``, ``call``) make of any argument: a key added to this class is
+        owned with nothing more to do (``aiopyrq ls`` then lists no structure of that name).
+        """
+        fixed, prefixes = self._keys_owned
+        return key in fixed or key.startswith(prefixes)
+
+    @functools.cached_property
+    def _keys_owned(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The keys of the properties, and the beginnings of the keys the methods make."""
+        members = [(name, member) for name, member in vars(QueueKeys).items() if name[0] != "_"]
+        values = [getattr(self, name) for name, member in members if isinstance(member, property)]
+        makers = [
+            member
+            for _, member in members
+            if callable(member) and member.__annotations__.get("return") == "str"
+        ]
+        fixed = frozenset(value for value in values if isinstance(value, str))
+        return fixed, tuple(maker(self, "") for maker in makers)
+
     def call(self, call_id: str) -> str:
         """The key that keeps the reply of one call for a retry of the same call."""
         return f"{self.queue}-call-{call_id}"
@@ -127,3 +212,7 @@ class QueueKeys:
     def processing(self, consumer_id: str) -> str:
         """The list of the items a consumer holds."""
         return f"{self.queue}-processing-{consumer_id}"
+
+
+# What each key telling a kind adds to the own key: -unique, -timeouts, -dead, -delayed.
+_SUFFIXES = tuple(key.removeprefix("N") for key in QueueKeys("N").kind_keys[1:])

@@ -20,7 +20,7 @@ from aiopyrq._types import KIND_NAMES, Kind
 from aiopyrq.errors import AiopyrqError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 Client: TypeAlias = redis.Redis | redis.cluster.RedisCluster
 
@@ -337,9 +337,10 @@ def sharded(client: Client, name: str, shards: int, forced: Kind | None = None) 
 def detect_kind(client: Client, name: str, forced: Kind | None = None) -> Kind:
     """Tell which structure ``name`` is from the types of its keys.
 
-    A list (with its timeouts hash and dead letters) is a Queue, with the set ``NAME-unique``
-    a UniqueQueue, a sorted set a Pool. An empty structure has no key at all: with
-    ``forced``, absent keys read as an empty structure of that kind.
+    A list (with its timeouts hash, dead letters and delayed items) is a Queue, with the set
+    ``NAME-unique`` a UniqueQueue, a sorted set a Pool; delayed items alone, a Queue. An
+    empty structure has no key at all: with ``forced``, absent keys read as an empty
+    structure of that kind.
 
     Raises:
         UnknownNameError: No key of that name, and no kind forced.
@@ -349,20 +350,32 @@ def detect_kind(client: Client, name: str, forced: Kind | None = None) -> Kind:
     return _kind(keys, found, forced)
 
 
+def kinds(client: Client, names: Sequence[str]) -> dict[str, Kind]:
+    """The kind of each name that is a structure, found as ``detect_kind`` finds it.
+
+    Names without any key, or with a key of a type no structure uses there (a string, a
+    hash named like a queue ...), are left out. The types are read in one round trip.
+    """
+    found = {keys.name: _kind_or_none(keys, types) for keys, types in _types(client, names)}
+    return {name: kind for name, kind in found.items() if kind is not None}
+
+
+def _kind_or_none(keys: QueueKeys, found: dict[str, str]) -> Kind | None:
+    try:
+        return _kind(keys, found, None)
+    except SnapshotError:
+        return None
+
+
 def _types(client: Client, names: Sequence[str]) -> list[tuple[QueueKeys, dict[str, str]]]:
     """For each name, its keys and the types of those that tell its kind, in one round trip."""
     every = [keys_of(client, name) for name in names]
     pipe = client.pipeline(transaction=False)
     for keys in every:
-        for key in _telling(keys):
+        for key in keys.kind_keys:
             pipe.type(key)
     replies = iter(pipe.execute())
-    return [(keys, {key: text(next(replies)) for key in _telling(keys)}) for keys in every]
-
-
-def _telling(keys: QueueKeys) -> tuple[str, str, str, str, str]:
-    """The keys whose types tell the kind of a structure."""
-    return keys.queue, keys.unique, keys.timeouts, keys.dead, keys.delayed
+    return [(keys, {key: text(next(replies)) for key in keys.kind_keys}) for keys in every]
 
 
 def _exists(found: dict[str, str]) -> bool:
@@ -371,7 +384,7 @@ def _exists(found: dict[str, str]) -> bool:
 
 def _kind(keys: QueueKeys, found: dict[str, str], forced: Kind | None) -> Kind:
     """The kind of a structure from the types of its keys (see ``detect_kind``)."""
-    kind = forced or _guess(*(found[key] for key in _telling(keys)))
+    kind = forced or _guess(*(found[key] for key in keys.kind_keys))
     if kind is None:
         msg = f"no queue or pool named {keys.name!r} (an empty one has no key: try --kind)"
         raise UnknownNameError(msg)
@@ -399,77 +412,154 @@ def _guess(main: str, unique: str, timeouts: str, dead: str, delayed: str) -> Ki
 
 def read_target(client: Client, target: Target) -> Snapshot:
     """Read a structure or a sharded queue (absent keys read as empty)."""
-    if not target.shards:
-        return read(client, target.name, target.kind)
-    shards = tuple(read_queue(client, shard, target.kind) for shard in target.shards)
-    return ShardedSnapshot(target.name, target.kind, shards)
+    [snapshot] = read_targets(client, [target])
+    return snapshot
+
+
+def read_targets(client: Client, targets: Sequence[Target]) -> list[Snapshot]:
+    """Read structures and sharded queues, in a few round trips for them all (``read_many``)."""
+    parts = read_many(client, [(name, target.kind) for target in targets for name in target.names])
+    read = iter(parts)
+    snapshots: list[Snapshot] = []
+    for target in targets:
+        if target.shards:
+            shards = tuple(_as_queue(next(read)) for _ in target.shards)
+            snapshots.append(ShardedSnapshot(target.name, target.kind, shards))
+        else:
+            snapshots.append(next(read))
+    return snapshots
 
 
 def read(client: Client, name: str, kind: Kind) -> QueueSnapshot | PoolSnapshot:
     """Read the structure ``name`` of the given kind (absent keys read as empty)."""
-    if kind == "pool":
-        return read_pool(client, name)
-    return read_queue(client, name, kind)
-
-
-def server_time(client: Client, key: str) -> int:
-    """The unix time, in seconds, on the server (on a cluster: the master) that holds key."""
-    if isinstance(client, redis.cluster.RedisCluster):
-        node = client.get_node_from_key(key)  # type: ignore[no-untyped-call]
-        return int(client.time(target_nodes=node)[0])
-    return int(client.time()[0])
+    [snapshot] = read_many(client, [(name, kind)])
+    return snapshot
 
 
 def read_queue(client: Client, name: str, kind: Kind = "queue") -> QueueSnapshot:
     """Read a Queue or UniqueQueue: waiting items, consumers and their leases, dead letters."""
-    keys = keys_of(client, name)
-    now = server_time(client, keys.queue)
+    return _as_queue(read(client, name, kind))
+
+
+def read_pool(client: Client, name: str) -> PoolSnapshot:
+    """Read a Pool: items in all, due now, in flight (handed out, not acked, not overdue)."""
+    snapshot = read(client, name, "pool")
+    if not isinstance(snapshot, PoolSnapshot):  # read gives a Pool's: never
+        raise TypeError(snapshot)
+    return snapshot
+
+
+def server_time(client: Client, key: str) -> int:
+    """The unix time, in seconds, on the server (on a cluster: the master) that holds key."""
+    [now] = _clocks(client, [key])
+    return now
+
+
+def read_many(
+    client: Client, structures: Sequence[tuple[str, Kind]]
+) -> list[QueueSnapshot | PoolSnapshot]:
+    """Read structures of known kinds (absent keys read as empty), in order.
+
+    It takes one TIME per server (on a cluster: per master holding one), then two
+    pipelines for them all: the counts (delayed items too) and leases, then the consumers'
+    items and each Pool's first page of items not due. A Pool with more than a page of
+    those takes a round trip per further page.
+    """
+    every = [(keys_of(client, name), kind) for name, kind in structures]
+    clocks = _clocks(client, [keys.queue for keys, _ in every])
     pipe = client.pipeline(transaction=False)
-    pipe.llen(keys.queue)
-    pipe.llen(keys.dead)
-    pipe.hgetall(keys.timeouts)
-    pipe.zcount(keys.delayed, "-inf", now * 1000)  # due: a get moves them to the list
-    pipe.zcard(keys.delayed)
-    waiting, dead, leases, due, delayed = pipe.execute()
-    lists = sorted(leases, key=text)
-    pipe = client.pipeline(transaction=False)
-    for processing in lists:
-        pipe.llen(processing)
-    sizes = pipe.execute() if lists else []
+    for (keys, kind), now in zip(every, clocks, strict=True):
+        if kind == "pool":
+            pipe.zcard(keys.queue)
+            pipe.zcount(keys.queue, "-inf", now)
+        else:
+            pipe.llen(keys.queue)
+            pipe.llen(keys.dead)
+            pipe.hgetall(keys.timeouts)
+            pipe.zcount(keys.delayed, "-inf", now * 1000)  # due: a get moves them to the list
+            pipe.zcard(keys.delayed)
+    replies = iter(pipe.execute() if every else [])
+    counts = [[next(replies) for _ in range(2 if kind == "pool" else 5)] for _, kind in every]
+    pipe, queued = client.pipeline(transaction=False), 0
+    for (keys, kind), first in zip(every, counts, strict=True):
+        if kind == "pool":
+            total, due = int(first[0]), int(first[1])
+            if due < total:  # items not due follow the due ones: read them by rank
+                pipe.zrange(keys.queue, due, due + _PAGE - 1, withscores=True)
+                queued += 1
+        else:
+            for processing in sorted(first[2], key=text):
+                pipe.llen(processing)
+                queued += 1
+    more = iter(pipe.execute() if queued else [])
+    return [
+        _pool(client, keys, now, first, more)
+        if kind == "pool"
+        else _queue(keys, kind, now, first, more)
+        for (keys, kind), now, first in zip(every, clocks, counts, strict=True)
+    ]
+
+
+def _clocks(client: Client, keys: Sequence[str]) -> list[int]:
+    """The unix time in seconds on the server of each key: one TIME per server."""
+    if not isinstance(client, redis.cluster.RedisCluster):
+        now = int(client.time()[0]) if keys else 0
+        return [now for _ in keys]
+    nodes = [client.get_node_from_key(key) for key in keys]  # type: ignore[no-untyped-call]
+    times: dict[str, int] = {}
+    for node in nodes:
+        if node.name not in times:
+            times[node.name] = int(client.time(target_nodes=node)[0])
+    return [times[node.name] for node in nodes]
+
+
+def _queue(
+    keys: QueueKeys, kind: Kind, now: int, counts: list[Any], sizes: Iterator[Any]
+) -> QueueSnapshot:
+    """A queue's snapshot from its counts and leases, and its processing lists' sizes.
+
+    Delayed items already due count as waiting: the next get moves them to the list.
+    """
+    waiting, dead, leases, due, delayed = counts
     prefix = keys.processing("")
     holders = []
-    for processing, size in zip(lists, sizes, strict=True):
+    for processing in sorted(leases, key=text):
         lease = _number(leases[processing])
         list_name = text(processing)
         holders.append(
             Holder(
                 consumer_id=list_name.removeprefix(prefix),
                 processing_list=list_name,
-                items=int(size),
+                items=int(next(sizes)),
                 lease=lease,
                 lease_age=None if lease is None else max(0.0, now - lease),
             )
         )
     waiting, delayed = int(waiting) + int(due), int(delayed) - int(due)
-    return QueueSnapshot(name, kind, now, waiting, int(dead), tuple(holders), delayed)
+    return QueueSnapshot(keys.name, kind, now, waiting, int(dead), tuple(holders), delayed)
 
 
-def read_pool(client: Client, name: str) -> PoolSnapshot:
-    """Read a Pool: items in all, due now, in flight (handed out, not acked, not overdue)."""
-    key = keys_of(client, name).queue
-    now = server_time(client, key)
-    pipe = client.pipeline(transaction=False)
-    pipe.zcard(key)
-    pipe.zcount(key, "-inf", now)
-    total, due = (int(reply) for reply in pipe.execute())
+def _pool(
+    client: Client, keys: QueueKeys, now: int, counts: list[Any], pages: Iterator[Any]
+) -> PoolSnapshot:
+    """A Pool's snapshot from its counts and first page of items not due (the others read)."""
+    total, due = int(counts[0]), int(counts[1])
     flying = 0
-    # Items not due follow the due ones: read them by rank, a page at a time.
     for start in range(due, total, _PAGE):
-        page: list[tuple[Any, float]] = client.zrange(  # type: ignore[assignment]
-            key, start, start + _PAGE - 1, withscores=True
+        page: list[tuple[Any, float]] = (
+            next(pages)
+            if start == due
+            else client.zrange(keys.queue, start, start + _PAGE - 1, withscores=True)  # type: ignore[assignment]
         )
         flying += sum(in_flight(score) for _, score in page)
-    return PoolSnapshot(name, now, total, due, flying)
+    return PoolSnapshot(keys.name, now, total, due, flying)
+
+
+def _as_queue(snapshot: QueueSnapshot | PoolSnapshot) -> QueueSnapshot:
+    if not isinstance(snapshot, QueueSnapshot):
+        msg = f"{snapshot.name!r} is read as a Pool, not as a Queue"
+        raise WrongTypeError(msg)
+    return snapshot
 
 
 def in_flight(score: float) -> bool:

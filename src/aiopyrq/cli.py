@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -17,7 +18,8 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 
-from aiopyrq import _snapshot
+import aiopyrq
+from aiopyrq import _listing, _snapshot
 from aiopyrq._types import KIND_NAMES, structure_of
 from aiopyrq._urls import mask
 from aiopyrq.errors import AiopyrqError
@@ -68,15 +70,17 @@ exit codes:
 """
 
 
-DEMO_MOVED = (
-    "the demo is not part of the installed package: run `make demo` "
-    "(or `python examples/demo.py`) in a checkout of aio-py-rq"
-)
-
-
 class UsageError(AiopyrqError):
     """A command line or URL that cannot be used."""
 
+
+_NOT_CLUSTER = "{url} is a Redis Cluster node: leave out --no-cluster (or give --cluster)"
+_AUTH_FIRST = (
+    "{url} needs a password, and the URL gives none: "
+    "redis://:PASSWORD@HOST:PORT, or redis://USER:PASSWORD@HOST:PORT"
+)
+# What redis-py says when the server wants a password first (RESP3's HELLO, or RESP2).
+_NO_AUTH = re.compile("HELLO must be called with the client already authenticated|NOAUTH")
 
 # What each error means to the user: (error class, exit code, message); the first match wins.
 _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
@@ -86,6 +90,9 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (redis.ConnectionError, EXIT_UNREACHABLE, "cannot reach {url}: {error}"),
     (redis.TimeoutError, EXIT_UNREACHABLE, "{url} did not answer in time: {error}"),
     (redis.exceptions.RedisClusterException, EXIT_REDIS_ERROR, "Redis Cluster at {url}: {error}"),
+    # Only a cluster node answers MOVED, ASK or CROSSSLOT to a client that is not a cluster's.
+    (redis.exceptions.AskError, EXIT_USAGE, _NOT_CLUSTER),
+    (redis.exceptions.ClusterCrossSlotError, EXIT_USAGE, _NOT_CLUSTER),
     (_snapshot.WrongTypeError, EXIT_WRONG_TYPE, "{error}"),
     (_snapshot.UnknownNameError, EXIT_NO_SUCH_NAME, "{error}"),
     (redis.RedisError, EXIT_REDIS_ERROR, "{url} answered: {error}"),
@@ -95,12 +102,8 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "demo":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args = parser.parse_args(argv)
     url = args.url or os.environ.get("REDIS_URL") or DEFAULT_URL
-    if args.command == "demo":
-        return _fail(UsageError(DEMO_MOVED), url)
     try:
         with _connect(url, args.cluster) as client:
             return int(args.run(args, client, url))
@@ -124,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--url", help=f"the Redis URL (default $REDIS_URL, else {DEFAULT_URL})")
+    parser.add_argument("--version", action="version", version=f"aiopyrq {aiopyrq.__version__}")
     parser.add_argument(
         "--cluster",
         action=argparse.BooleanOptionalAction,
@@ -161,9 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
+    _listing.add_command(commands, url)
     stats = command("stats", _stats, "waiting, delayed, in flight per consumer, dead letters")
-    stats.add_argument("names", nargs="+", metavar="NAME")
+    stats.add_argument("names", nargs="+", metavar="NAME", help=NAME_OR_PATTERN)
     stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.add_argument(
+        "--over",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="read twice, SECONDS apart, and show each count's change (per second) between",
+    )
     peek = command("peek", _peek, "the next items to be handed out, first first")
     peek.add_argument("name", metavar="NAME")
     peek.add_argument("-n", type=_positive_int, default=10, help="how many (%(default)s)")
@@ -190,16 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("-n", type=_positive_int, default=100, help="list: how many (%(default)s)")
     dead.add_argument("--dry-run", action="store_true", help="count, change nothing")
     watch = command("watch", _watch, "stats, refreshed until Ctrl-C")
-    watch.add_argument("names", nargs="+", metavar="NAME")
+    watch.add_argument("names", nargs="+", metavar="NAME", help=NAME_OR_PATTERN)
     watch.add_argument("--interval", type=_positive_float, default=2.0, help="seconds (2)")
     watch.add_argument("--count", type=_positive_int, help="stop after this many refreshes")
-    commands.add_parser(
-        "demo",
-        add_help=False,
-        parents=[url],
-        help="not in the package: `make demo` in a checkout runs examples/demo.py",
-    )
     return parser
+
+
+NAME_OR_PATTERN = (
+    "a structure, or a Redis glob ('orders*') where no structure has that name: "
+    "each structure it matches (see ls)"
+)
 
 
 def _connect(url: str, cluster: bool | None) -> _snapshot.Client:
@@ -224,8 +235,10 @@ def _fail(error: Exception, url: str) -> int:
     code, template = next((code, text) for kind, code, text in _ERRORS if isinstance(error, kind))
     if str(error).startswith("WRONGTYPE"):
         code = EXIT_WRONG_TYPE
-    message = template.format(url=mask(url), error=error)
     password = unquote(urlsplit(url).password or "")
+    if isinstance(error, redis.AuthenticationError) and _NO_AUTH.search(str(error)):
+        template = template if password else _AUTH_FIRST
+    message = template.format(url=mask(url), error=error)
     if password:
         message = message.replace(password, "***")
     print(f"aiopyrq: {' '.join(message.split())}", file=sys.stderr)  # noqa: T201
@@ -303,15 +316,59 @@ def _library(
     return asyncio.run(run())
 
 
+def _targets(client: _snapshot.Client, args: argparse.Namespace) -> list[_snapshot.Target]:
+    """What each of args.names stands for; a glob that names no structure: each match.
+
+    A glob (with ``*``, ``?`` or ``[``) stands for the structures ``ls`` lists for it, of
+    the kind --kind gives if given, unless a structure has that very name or --shards is
+    given.
+    """
+    targets = []
+    for name in args.names:
+        if _GLOB.search(name) and not args.shards and not _snapshot.kinds(client, [name]):
+            found = [t for t in _listing.find(client, name) if args.kind in {None, t.kind}]
+            if not found:
+                msg = f"no queue or pool matches {name!r} (`aiopyrq ls` lists them all)"
+                raise _snapshot.UnknownNameError(msg)
+            targets += found
+        else:
+            targets.append(_target(client, name, args))
+    return targets
+
+
+_GLOB = re.compile(r"[*?[]")
+
+
 def _stats(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     del url
-    targets = [_target(client, name, args) for name in args.names]
-    snapshots = [_snapshot.read_target(client, target) for target in targets]
+    targets = _targets(client, args)
+    before: list[_snapshot.Snapshot | None] = [None for _ in targets]
+    started = time.monotonic()
+    if args.over:  # a first reading, to count the change per second since
+        before = list(_snapshot.read_targets(client, targets))
+        time.sleep(args.over)
+    seconds = time.monotonic() - started
+    snapshots = _snapshot.read_targets(client, targets)
     if args.json:
-        _say(json.dumps([snapshot.to_json() for snapshot in snapshots], indent=2))
+        data = [_with_rates(now, was, seconds) for now, was in zip(snapshots, before, strict=True)]
+        _say(json.dumps(data, indent=2))
     else:
-        _say("\n\n".join("\n".join(render(snapshot)) for snapshot in snapshots))
+        views = [render(now, was, seconds) for now, was in zip(snapshots, before, strict=True)]
+        _say("\n\n".join("\n".join(view) for view in views))
     return EXIT_OK
+
+
+def _with_rates(
+    snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None, seconds: float
+) -> dict[str, object]:
+    """The snapshot's JSON; after a first reading, each count's change per second since."""
+    data = snapshot.to_json()
+    if before is None:
+        return data
+    was = before.to_json()
+    counts = ("waiting", "delayed", "in_flight", "dead", "total", "due", "scheduled")
+    rates = {key: (data[key] - was[key]) / seconds for key in counts if key in data}
+    return data | {"per_second": rates, "over_seconds": seconds}
 
 
 def _peek(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
@@ -372,10 +429,15 @@ def _dead(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     target = _queue_target(client, args)
     dead_keys = {name: _snapshot.keys_of(client, name).dead for name in target.names}
     if args.action == "list":
+        listed = False
         for name, key in dead_keys.items():
             shard = f"{name}\t" if target.shards else ""
-            for item in client.lrange(key, 0, args.n - 1):
+            items = client.lrange(key, 0, args.n - 1)
+            listed = listed or bool(items)
+            for item in items:
                 _say(shard + _snapshot.text(item))
+        if not listed:
+            _say(f"no dead letters in {args.name}")
         return EXIT_OK
     if args.dry_run:
         count = sum(int(client.llen(key)) for key in dead_keys.values())
@@ -391,19 +453,20 @@ def _dead(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
 
 
 def _watch(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
-    targets = [_target(client, name, args) for name in args.names]
-    before: dict[str, _snapshot.Snapshot] = {}
+    targets = _targets(client, args)
+    before: dict[str, tuple[float, _snapshot.Snapshot | None]] = {}
     refreshes = range(args.count) if args.count else itertools.count()
     try:
         for refresh in refreshes:
             if refresh:
                 time.sleep(args.interval)
-            snapshots = [_snapshot.read_target(client, target) for target in targets]
-            clock = time.strftime("%H:%M:%S", time.localtime(snapshots[0].server_time))
+            snapshots = [(time.monotonic(), _snapshot.read_target(client, t)) for t in targets]
+            clock = time.strftime("%H:%M:%S", time.localtime(snapshots[0][1].server_time))
             lines = [f"aiopyrq watch  {mask(url)}  {clock}  every {args.interval:g} s"]
-            for snapshot in snapshots:
-                lines += ["", *render(snapshot, before.get(snapshot.name))]
-                before[snapshot.name] = snapshot
+            for read_at, snapshot in snapshots:
+                was_at, was = before.get(snapshot.name, (read_at, None))
+                lines += ["", *render(snapshot, was, read_at - was_at)]
+                before[snapshot.name] = (read_at, snapshot)
             if sys.stdout.isatty():
                 sys.stdout.write("\x1b[H\x1b[2J")  # clear the screen
             _say("\n".join(lines) + "\n")
@@ -429,13 +492,19 @@ def figures(snapshot: _snapshot.Snapshot) -> dict[str, int]:
     }
 
 
-def render(snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None = None) -> list[str]:
-    """The lines that show a snapshot, with the changes since ``before`` if given."""
+def render(
+    snapshot: _snapshot.Snapshot,
+    before: _snapshot.Snapshot | None = None,
+    seconds: float | None = None,
+) -> list[str]:
+    """The lines that show a snapshot, with the changes since ``before`` if given.
+
+    With ``seconds`` (the time since ``before`` was read), a line shows each count's change
+    per second: the net change of what the structure holds, not items added or handled.
+    """
     was = figures(before) if before is not None else {}
     notes = {}
-    title = KIND_NAMES[snapshot.kind]
-    if isinstance(snapshot, _snapshot.ShardedSnapshot):
-        title = f"ShardedQueue of {len(snapshot.shards)} {title}s"
+    title = _listing.title(snapshot.kind, _listing.row(snapshot)["shards"])
     if not isinstance(snapshot, _snapshot.PoolSnapshot):
         holding = sum(1 for holder in snapshot.holders if holder.items)
         notes = {
@@ -447,6 +516,11 @@ def render(snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None = Non
         change = f" ({value - was[label]:+})" if label in was else ""
         note = f"  {notes[label]}" if label in notes else ""
         lines.append(f"  {label:<13}{value:>8}{change}{note}")
+    if was and seconds:
+        rates = ", ".join(
+            f"{k} {(v - was[k]) / seconds:+.1f}" for k, v in figures(snapshot).items()
+        )
+        lines.append(f"  Δ/s (change of each count per second, over {seconds:.1f} s): {rates}")
     if isinstance(snapshot, _snapshot.ShardedSnapshot):
         lines += _shard_table(snapshot)
     if not isinstance(snapshot, _snapshot.PoolSnapshot):

@@ -8,9 +8,11 @@ Needs the extra ``prometheus`` (``pip install 'aio-py-rq[prometheus]'``)::
     REGISTRY.register(QueueCollector(url, ["emails"], consumers=[consumer]))
     start_http_server(9100)
 
-Every metric has the label ``queue`` (the structure's name), except ``aiopyrq_redis_up``.
-A sharded queue (ShardedQueue) is reported under its own name, its shards summed (the oldest
-age: the oldest of its shards; consumers: their leases on every shard):
+Every metric has the labels ``queue`` (the structure's name) and ``kind`` (how it keeps its
+items: ``queue``, ``unique`` or ``pool``; a sharded queue: its shards' kind), except
+``aiopyrq_redis_up``. A sharded queue (ShardedQueue) is reported under its own name, its
+shards summed (the oldest age: the oldest of its shards; consumers: their leases on every
+shard). Counts are in items (consumers: in consumers), times in seconds:
 
 ==========================================  =========  ==========================================
 ``aiopyrq_waiting_items``                   gauge      Queue: items waiting; Pool: items due
@@ -45,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from aiopyrq import _snapshot
-from aiopyrq._consumer import HANDLER_BUCKETS, ConsumerStats
 from aiopyrq._keys import shard_names
+from aiopyrq._stats import HANDLER_BUCKETS, ConsumerStats
 from aiopyrq.errors import MissingDependencyError
 
 if TYPE_CHECKING:
@@ -64,23 +66,24 @@ logger = logging.getLogger("aiopyrq")
 _TIMEOUT = 5.0  # seconds: the most one Redis command of a scrape may take
 
 _GAUGES = {
-    "waiting_items": "Queue: items waiting; Pool: items due.",
-    "in_flight_items": "Items taken and not yet acknowledged or rejected.",
-    "delayed_items": "Queue: delayed items not yet due (added or rejected with a delay).",
+    "waiting_items": "Items waiting (Pool: items due), in items.",
+    "in_flight_items": "Items taken and not yet acknowledged or rejected, in items.",
+    "delayed_items": "Items delayed and not yet due (Queue, UniqueQueue), in items.",
     "oldest_in_flight_age_seconds": (
         "Seconds since the most silent consumer holding items renewed its lease."
     ),
-    "consumers": "Consumers with a lease (their last get or heartbeat).",
-    "dead_letters": "Dead letters (max_deliveries reached).",
-    "pool_items": "Pool: items in all, due or not.",
+    "consumers": "Consumers with a lease (their last get or heartbeat), in consumers.",
+    "dead_letters": "Dead letters (max_deliveries reached), in items.",
+    "pool_items": "Pool: items in all, due or not, in items.",
 }
 _COUNTERS = {
-    "delivered": "Items a Consumer handed to its handler.",
-    "acked": "Items acknowledged after the handler succeeded.",
-    "failed": "Items whose handler raised: rejected (Queue) or left to ack_ttl (Pool).",
-    "recovered": "Items of dead consumers put back in the queue, to be delivered again.",
+    "delivered": "Items a Consumer handed to its handler, in items.",
+    "acked": "Items acknowledged after the handler succeeded, in items.",
+    "failed": "Items whose handler raised: rejected (Queue) or left to ack_ttl (Pool), in items.",
+    "recovered": "Items of dead consumers put back in the queue, to be delivered again, in items.",
     "dead_lettered": "Items a Consumer rejected into the dead letters (max_deliveries reached).",
 }
+_LABELS = ["queue", "kind"]
 
 
 def _prometheus() -> Any:  # noqa: ANN401 - the module prometheus_client.core
@@ -145,24 +148,25 @@ class QueueCollector:
         families = self._families()
         try:
             client = self._client()
-            snapshots = [self._read(client, name) for name in self.names]
+            targets = [self._target(client, name) for name in self.names]
+            snapshots = _snapshot.read_targets(client, [t for t in targets if t is not None])
         except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
             logger.warning("metrics: cannot read Redis: %s", exc)
             families["redis_up"].add_metric([], 0)
         else:
             families["redis_up"].add_metric([], 1)
             for snapshot in snapshots:
-                if snapshot is not None:
-                    _add_snapshot(families, snapshot)
+                _add_snapshot(families, snapshot)
         for name, stats in self._stats_by_queue().items():
+            labels = [name, self._kinds[name]]
             for counter in _COUNTERS:
-                families[counter].add_metric([name], getattr(stats, counter))
+                families[counter].add_metric(labels, getattr(stats, counter))
             buckets = [
                 (str(bound), n)
                 for bound, n in zip(HANDLER_BUCKETS, stats.handler_buckets, strict=True)
             ]
             families["handler"].add_metric(
-                [name], [*buckets, ("+Inf", stats.handler_calls)], stats.handler_seconds
+                labels, [*buckets, ("+Inf", stats.handler_calls)], stats.handler_seconds
             )
         yield from families.values()
 
@@ -177,17 +181,16 @@ class QueueCollector:
             )
         return self.client
 
-    def _read(self, client: _snapshot.Client, name: str) -> _snapshot.Snapshot | None:
+    def _target(self, client: _snapshot.Client, name: str) -> _snapshot.Target | None:
+        """What name is, to be read; None if a key has the wrong type (the others are read)."""
         kind, shards = self._kinds.get(name), self._shards.get(name, 0)
         try:
             try:
                 if shards:
-                    target = _snapshot.sharded(client, name, shards, kind)
-                else:
-                    target = _snapshot.Target(name, _snapshot.detect_kind(client, name, kind))
+                    return _snapshot.sharded(client, name, shards, kind)
+                return _snapshot.Target(name, _snapshot.detect_kind(client, name, kind))
             except _snapshot.UnknownNameError:  # no key at all: an empty queue
-                target = _snapshot.Target(name, "queue", shard_names(name, shards))
-            return _snapshot.read_target(client, target)
+                return _snapshot.Target(name, "queue", shard_names(name, shards))
         except _snapshot.SnapshotError as exc:  # a key of the wrong type: report the others
             logger.warning("metrics: skipping %s: %s", name, exc)
             return None
@@ -210,7 +213,7 @@ class QueueCollector:
     def _families(self) -> dict[str, Any]:
         core = self._core
         families: dict[str, Any] = {
-            key: core.GaugeMetricFamily(f"aiopyrq_{key}", doc, labels=["queue"])
+            key: core.GaugeMetricFamily(f"aiopyrq_{key}", doc, labels=_LABELS)
             for key, doc in _GAUGES.items()
         }
         families["redis_up"] = core.GaugeMetricFamily(
@@ -218,18 +221,18 @@ class QueueCollector:
         )
         for key, doc in _COUNTERS.items():
             families[key] = core.CounterMetricFamily(
-                f"aiopyrq_consumer_{key}", doc, labels=["queue"]
+                f"aiopyrq_consumer_{key}", doc, labels=_LABELS
             )
         families["handler"] = core.HistogramMetricFamily(
             "aiopyrq_consumer_handler_duration_seconds",
-            "Durations of a Consumer's handler calls.",
-            labels=["queue"],
+            "Durations of a Consumer's handler calls, in seconds.",
+            labels=_LABELS,
         )
         return families
 
 
 def _add_snapshot(families: dict[str, Any], snapshot: _snapshot.Snapshot) -> None:
-    labels = [snapshot.name]
+    labels = [snapshot.name, snapshot.kind]
     if isinstance(snapshot, _snapshot.PoolSnapshot):
         families["waiting_items"].add_metric(labels, snapshot.due)
         families["in_flight_items"].add_metric(labels, snapshot.in_flight)

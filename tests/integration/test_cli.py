@@ -382,7 +382,7 @@ def test_bad_command_lines():
 def test_help_documents_commands_and_exit_codes():
     """--help lists every command and every exit code; the console script is installed."""
     output = ok(aiopyrq("--help"))
-    for command in ("stats", "peek", "recover-stale", "drop-stale", "dead", "watch", "demo"):
+    for command in ("stats", "peek", "recover-stale", "drop-stale", "dead", "watch"):
         assert re.search(rf"^    {command}\b", output, re.MULTILINE), command
     for code in range(7):
         assert re.search(rf"^  {code}  \w", output, re.MULTILINE), code
@@ -421,7 +421,12 @@ def test_credentials(guarded_server, userinfo, code):
     url = f"redis://{userinfo}127.0.0.1:{guarded_server.port}"
     result = aiopyrq("peek", "guarded", url=url)
     assert SECRET not in result.stdout + result.stderr
-    if code:
+    if not userinfo:
+        assert failed(result, code) == (
+            f"aiopyrq: {url} needs a password, and the URL gives none: "
+            "redis://:PASSWORD@HOST:PORT, or redis://USER:PASSWORD@HOST:PORT\n"
+        )
+    elif code:
         stderr = failed(result, code)
         assert "authentication failed" in stderr or "no permission" in stderr
     else:
@@ -474,12 +479,12 @@ def test_tls(tls_server, name):
     assert "certificate verify failed" in stderr
 
 
-def test_demo_points_to_the_checkout(redis_server):
-    """demo is not in the package: with or without options, it exits 2 and says where it is."""
-    for args in ([], ["--url", redis_server.url, "--items", "30", "--consumers", "2"]):
-        stderr = failed(aiopyrq("demo", *args), 2)
-        assert "`make demo`" in stderr, stderr
-        assert "examples/demo.py" in stderr, stderr
+def test_demo_is_not_a_command():
+    """The demo lives in the examples of a checkout (`make demo`), not in the package."""
+    result = aiopyrq("demo", url="redis://127.0.0.1:1")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: aiopyrq")
+    assert "invalid choice: 'demo'" in result.stderr
 
 
 # Sharded queues
@@ -766,6 +771,15 @@ async def test_cluster_sharded_queue(cluster, cc, name):
     assert await items_held(cc, name) == sorted(items_named(30))  # nothing lost
     assert ok(aiopyrq("dead", "requeue", name, url=cluster.url)) == "requeued 3 dead letters\n"
     assert await stale.get_count() == 18 + 6 + 3
+
+
+def test_no_cluster_on_a_cluster(cluster, name):
+    """--no-cluster on a cluster node: one line saying to leave it out, exit code 2."""
+    told = f"aiopyrq: {cluster.url} is a Redis Cluster node: leave out --no-cluster"
+    for command in (["stats", name], ["peek", name], ["recover-stale", name, "--older-than", "1"]):
+        stderr = failed(aiopyrq("--no-cluster", *command, "--kind", "queue", url=cluster.url), 2)
+        assert stderr.startswith(told), stderr
+        assert "pipeline" not in stderr
 
 
 def test_cluster_options(redis_server, name):

@@ -98,10 +98,15 @@ async def test_metrics_during_and_after_a_consumer_run(redis_server, client, nam
     task = asyncio.create_task(consumer.run(handle_signals=False))
     try:
         await until(lambda: consumer.stats.delivered == 5, "5 items delivered")
+        # 5 handlers waiting at the gate, and the next batch of 5 fetched ahead of them
+        async def fetched_ahead() -> bool:
+            return await client.llen(name) == 18  # 30 - 2 with the silent one - 10
+
+        await until(fetched_ahead, "a batch fetched ahead")
         during = await scrape(url)
         assert during["aiopyrq_redis_up", ""] == 1
-        assert during["aiopyrq_waiting_items", name] == await client.llen(name) == 23
-        assert during["aiopyrq_in_flight_items", name] == 7  # 5 here, 2 with the silent one
+        assert during["aiopyrq_waiting_items", name] == await client.llen(name) == 18
+        assert during["aiopyrq_in_flight_items", name] == 12  # 10 here, 2 with the silent one
         assert during["aiopyrq_consumers", name] == 2
         assert 20 <= during["aiopyrq_oldest_in_flight_age_seconds", name] <= 20 + BOUND
         assert during["aiopyrq_dead_letters", name] == 0
@@ -266,11 +271,16 @@ async def test_sharded_queue_summed_under_its_name(redis_server, client, name, e
     task = asyncio.create_task(consumer.run(handle_signals=False))
     try:
         await until(lambda: consumer.stats.delivered == 1, "an item delivered")
+
+        async def fetched_ahead() -> bool:  # the handler waits, the next item fetched
+            return await queue.get_count() == 13
+
+        await until(fetched_ahead, "an item fetched ahead")
         during = await scrape(url)
         assert reported(during, name) == await sharded_figures(client, queue)
         assert (during["aiopyrq_waiting_items", name], during["aiopyrq_in_flight_items", name]) == (
-            14,
-            1,
+            13,
+            2,
         )
         assert not any(key.startswith(f"{name}:") for _, key in during)  # no shard reported
         gate.set()

@@ -85,12 +85,28 @@ def test_wheel_files(wheel):
     sources = [*PACKAGE.rglob("*.py"), PACKAGE / "py.typed", *LUA.rglob("*.lua")]
     expected = {f"aiopyrq/{path.relative_to(PACKAGE).as_posix()}" for path in sources}
     dist_info = wheel.name.split("-py")[0] + ".dist-info"
-    metadata = {f"{dist_info}/{name}" for name in ("METADATA", "WHEEL", "entry_points.txt")}
+    files = ("METADATA", "WHEEL", "entry_points.txt", "licenses/LICENSE")
+    metadata = {f"{dist_info}/{name}" for name in files}
 
     assert names - {f"{dist_info}/RECORD"} == expected | metadata
     assert len(expected) > 50
     for gone in ("testing.py", "demo.py", "harness"):  # moved to tests/ and examples/
         assert [name for name in names if gone in name] == []
+
+
+def test_wheel_metadata(wheel):
+    """The metadata names the licence, ships its text, and links the source and changelog."""
+    with zipfile.ZipFile(wheel) as archive:
+        dist_info = wheel.name.split("-py")[0] + ".dist-info"
+        metadata = archive.read(f"{dist_info}/METADATA").decode()
+        licence = archive.read(f"{dist_info}/licenses/LICENSE").decode()
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "Apache License" in licence
+    assert "Version 2.0" in licence
+    for label in ("Homepage", "Documentation", "Source", "Changelog"):
+        assert f"Project-URL: {label}, https://" in metadata
+    for minor in range(10, 14):
+        assert f"Classifier: Programming Language :: Python :: 3.{minor}" in metadata
 
 
 def test_installed_wheel_loads_scripts(wheel, tmp_path):
