@@ -136,6 +136,7 @@ class Queue(Structure):
         )
         self.client_id = new_consumer_id()
         self.processing_queue_name = self.keys.processing(self.client_id)
+        self._waits: set[asyncio.Future[None]] = set()  # this object's gets blocked in Redis
 
     @property
     def timeouts_hash_name(self) -> str:
@@ -222,8 +223,9 @@ class Queue(Structure):
                 moves nothing: a task cancelled while waiting loses nothing, and the
                 items are taken by the same script as without a wait. With delayed
                 items, the wait ends when the next one is due (the get's script tells
-                when), so the get returns it within milliseconds of its due time; an item
-                delayed while the get already waits is seen when the wait next ends.
+                when), so the get returns it within milliseconds of its due time. An item
+                this object rejects with a delay while its get waits ends that wait too;
+                one delayed by another object or client is seen when the wait next ends.
 
         Returns:
             The items (``str``, or ``bytes`` from a client that does not decode); an empty
@@ -280,17 +282,31 @@ class Queue(Structure):
         if until_due:
             left = due_in - SLEEP_BEFORE_DUE
         # Block until the queue has an item, moving nothing (the last item goes back
-        # where it was), so that a retried command takes nothing twice.
-        woken = await self._read(
-            "BLMOVE",
-            self.keys.queue,
-            self.keys.queue,
-            "RIGHT",
-            "RIGHT",
-            self._block_for(left),
-            raw=True,  # the item that woke us, as bytes: it may not decode
+        # where it was), so that a retried command takes nothing twice, and a command
+        # cancelled when this object delays items of its own (a reject) loses nothing.
+        blocked = asyncio.ensure_future(
+            self._read(
+                "BLMOVE",
+                self.keys.queue,
+                self.keys.queue,
+                "RIGHT",
+                "RIGHT",
+                self._block_for(left),
+                raw=True,  # the item that woke us, as bytes: it may not decode
+            )
         )
-        return woken is not None or until_due
+        delayed = asyncio.get_running_loop().create_future()
+        self._waits.add(delayed)
+        try:
+            await asyncio.wait({blocked, delayed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._waits.discard(delayed)
+            if not blocked.done():
+                blocked.cancel()
+                await asyncio.gather(blocked, return_exceptions=True)
+        if blocked.cancelled():
+            return True  # take again: its script tells when the items delayed now are due
+        return blocked.result() is not None or until_due or delayed.done()
 
     async def _take(self, count: int, *, renew: bool) -> tuple[list[Any], int]:
         """Take up to count items, in calls of at most CHUNK_ITEMS.
@@ -377,12 +393,22 @@ class Queue(Structure):
         most = self.max_deliveries or 0
         if len(groups) == 1:  # one script call, as a reject without delay always is
             args: list[EncodableT] = [most, self._pack(checked), next(iter(groups)), counted]
-            return int(await self._script(self._reject, keys, args, items=len(checked)))
-        calls = [
-            self._call(self._reject, keys, [most, self._pack(part), later, counted])
-            for later, part in groups.items()
-        ]
-        return sum(int(dead) for dead in await self._write(calls))
+            dead = int(await self._script(self._reject, keys, args, items=len(checked)))
+        else:
+            calls = [
+                self._call(self._reject, keys, [most, self._pack(part), later, counted])
+                for later, part in groups.items()
+            ]
+            dead = sum(int(dead) for dead in await self._write(calls))
+        if any(groups):  # delayed: this object's waiting gets learn when they are due
+            self._wake_waits()
+        return dead
+
+    def _wake_waits(self) -> None:
+        """End the Redis wait of this object's blocked gets: they read the next due time."""
+        for waiter in self._waits:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _delays_of(
         self, items: Sequence[Item], delay: Callable[[int], float]
