@@ -52,6 +52,17 @@ async def server_now(client) -> int:
     return seconds
 
 
+async def server_ms(client, key: str | None = None) -> int:
+    """The server's clock in unix milliseconds (on a cluster: the master of key)."""
+    if key is not None and hasattr(client, "get_node_from_key"):
+        await client.initialize()  # the slot map, for a client that has sent nothing yet
+        node = client.get_node_from_key(key)
+        seconds, micros = await client.time(target_nodes=node)
+    else:
+        seconds, micros = await client.time()
+    return seconds * 1000 + micros // 1000
+
+
 async def age_lease(queue, seconds: int, client=None) -> None:
     """Make a consumer's last get or heartbeat look ``seconds`` old, as if time had passed.
 

@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiopyrq._acks import Acks
 from aiopyrq._base import check_int, check_wait
+from aiopyrq._delay import check_delay, retry_after
 from aiopyrq._failures import FailureLog
 from aiopyrq._stats import ConsumerStats
 from aiopyrq._types import Consumable
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+
+    from aiopyrq._delay import Delay
 
     SpanFactory = Callable[[str, str], contextlib.AbstractContextManager[object]]
 
@@ -32,9 +35,10 @@ class Consumer:
 
     Items are fetched in batches with a blocking get, handled with at most
     ``concurrency`` handlers at a time, acknowledged on success and rejected (counted
-    towards dead letters) when the handler raises. Alongside, a heartbeat keeps this
-    consumer's lease fresh, and a reaper returns the items of dead consumers to the queue
-    once their lease is ``lease_timeout`` seconds old (one reaper per queue at a time).
+    towards dead letters, delivered again after ``retry_delay``) when the handler raises.
+    Alongside, a heartbeat keeps this consumer's lease fresh, and a reaper returns the
+    items of dead consumers to the queue once their lease is ``lease_timeout`` seconds old
+    (one reaper per queue at a time).
 
     One item at a time (``batch=False``), the next batch is fetched while the last one is
     handled: the consumer holds at most ``concurrency + batch_size`` items not yet handled
@@ -67,6 +71,12 @@ class Consumer:
         lease_timeout: Seconds without a heartbeat after which a consumer counts as dead.
         sweep_interval: Seconds between two recoveries of dead consumers' items.
         grace_period: Seconds running handlers get to finish when stopping.
+        retry_delay: How long an item whose handler failed waits before it is delivered
+            again (it is rejected with this delay, see ``Queue.reject_items``): seconds, or
+            a function of the item's failed deliveries (1 at the first failure) that
+            returns seconds. By default about 1 s, doubling with each failure, at most
+            300 s, spread by up to 25 % either way. ``0``: back at the front of the queue
+            at once.
         spans: Tracing: ``spans(operation, name)`` returns a context manager wrapped around
             each get, handler call, ack and reject (operation ``"get"``, ``"handle"``,
             ``"ack"``, ``"reject"``; name the structure's), e.g.
@@ -86,6 +96,7 @@ class Consumer:
         sweep_interval: float = 5.0,
         grace_period: float = 30.0,
         spans: SpanFactory | None = None,
+        retry_delay: Delay = retry_after,
     ) -> None:
         if not isinstance(structure, Consumable):
             msg = f"structure must be a Queue, UniqueQueue, ShardedQueue or Pool: {structure!r}"
@@ -99,6 +110,7 @@ class Consumer:
         self.lease_timeout = check_int(lease_timeout, "lease_timeout", minimum=1)
         self.sweep_interval = check_wait(sweep_interval)
         self.grace_period = check_wait(grace_period)
+        self.retry_delay = retry_delay if callable(retry_delay) else check_delay(retry_delay)
         self.stats = ConsumerStats()
         self.spans = spans
         self._stopping = asyncio.Event()
@@ -341,8 +353,12 @@ class Consumer:
         self._failures.failed(self.structure.name, items if self.batch else items[0], error)
         self.stats.failed += len(items)
         if self.structure.leases:
-            dead = await self._retried("reject", self.structure.reject_items, items)
+            dead = await self._retried("reject", self._reject, items)
             self.stats.dead_lettered += dead or 0  # added after the await: rejects overlap
+
+    async def _reject(self, items: list[Any]) -> int:
+        """Reject failed items, to be delivered again after the retry delay."""
+        return await self.structure.reject_items(items, self.retry_delay)
 
     async def _retried(
         self, operation: str, call: Callable[[list[Any]], Awaitable[int | None]], items: list[Any]

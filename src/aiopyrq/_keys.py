@@ -54,14 +54,12 @@ def shard_keys(name: str, *, cluster: bool) -> tuple[str, re.Pattern[str]]:
 
     Returns:
         A SCAN glob that matches them, and a pattern that matches in full the list, set,
-        lease hash or dead letters of a shard, its group 1 the shard's number.
+        lease hash, dead letters or delayed items of a shard, its group 1 the shard's number.
     """
     marker = "\0"
     keys = QueueKeys(shard_name(name, marker), cluster=cluster)
     before, _, after = keys.queue.partition(marker)
-    suffixes = "|".join(
-        re.escape(key.removeprefix(keys.queue)) for key in (keys.unique, keys.timeouts, keys.dead)
-    )
+    suffixes = "|".join(re.escape(key.removeprefix(keys.queue)) for key in keys.kind_keys[1:])
     number = rf"{re.escape(before)}(0|[1-9][0-9]*){re.escape(after)}"
     glob = re.sub(r"([\\*?[\]])", r"\\\1", before) + "*"
     return glob, re.compile(rf"{number}({suffixes})?")
@@ -132,9 +130,12 @@ class QueueKeys:
         return self.name
 
     @property
-    def kind_keys(self) -> tuple[str, str, str, str]:
-        """The keys whose types tell the kind: own key, unique set, lease hash, dead letters."""
-        return self.queue, self.unique, self.timeouts, self.dead
+    def kind_keys(self) -> tuple[str, str, str, str, str]:
+        """The keys whose types tell the kind: own key, unique set, leases, dead, delayed items.
+
+        A queue whose items are all delayed has only ``NAME-delayed``: it is still a queue.
+        """
+        return self.queue, self.unique, self.timeouts, self.dead, self.delayed
 
     @property
     def unique(self) -> str:
@@ -165,6 +166,11 @@ class QueueKeys:
     def dead(self) -> str:
         """The list of dead letters, the oldest first."""
         return f"{self.queue}-dead"
+
+    @property
+    def delayed(self) -> str:
+        """Queue, UniqueQueue: the sorted set of delayed items, scored by due time (unix ms)."""
+        return f"{self.queue}-delayed"
 
     @property
     def wakeup(self) -> str:
@@ -208,5 +214,5 @@ class QueueKeys:
         return f"{self.queue}-processing-{consumer_id}"
 
 
-# What each key telling a kind adds to the own key: -unique, -timeouts, -dead.
+# What each key telling a kind adds to the own key: -unique, -timeouts, -dead, -delayed.
 _SUFFIXES = tuple(key.removeprefix("N") for key in QueueKeys("N").kind_keys[1:])

@@ -2,7 +2,8 @@
 
 The keys are listed with SCAN (on a cluster, on every master), never KEYS. Each key gives
 the names of the structures it may belong to (``_keys.names_of_key``): ``orders-dead`` is
-the dead letters of ``orders``, or a queue of that name. The shortest name that has keys
+the dead letters of ``orders``, or a queue of that name (``orders-delayed``, its delayed
+items or a Pool of that name). The shortest name that has keys
 of its own wins: a name whose keys all belong to another structure (``orders-dead``) is
 not one, nor is a key a structure keeps beside its own (``orders-processing-...``, a Pool's
 wake-up token), even when that structure has no key left. A name is a structure when the
@@ -167,12 +168,14 @@ def row(snapshot: _snapshot.Snapshot) -> dict[str, Any]:
     if isinstance(snapshot, _snapshot.PoolSnapshot):
         return common | {
             "waiting": snapshot.due,
+            "delayed": None,
             "in_flight": snapshot.in_flight,
             "consumers": None,
             "dead": None,
         }
     return common | {
         "waiting": snapshot.waiting,
+        "delayed": snapshot.delayed,
         "in_flight": snapshot.in_flight,
         "consumers": len(snapshot.holders),
         "dead": snapshot.dead,
@@ -187,8 +190,8 @@ def title(kind: Kind, shards: int) -> str:
 
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """The rows as aligned text columns, a header first (``-`` where a count does not apply)."""
-    headers = {"waiting": "WAITING", "in_flight": "IN FLIGHT", "consumers": "CONSUMERS"}
-    headers["dead"] = "DEAD"
+    headers = {"waiting": "WAITING", "delayed": "DELAYED", "in_flight": "IN FLIGHT"}
+    headers |= {"consumers": "CONSUMERS", "dead": "DEAD"}
     cells = [
         [r["name"], title(r["kind"], r["shards"])]
         + ["-" if r[key] is None else str(r[key]) for key in headers]
@@ -217,8 +220,9 @@ def add_command(
         help=text,
         description=(
             f"List {text}, found by SCAN (on a Redis Cluster, on every master), sorted by "
-            "name. A Pool's due items are its waiting ones; it has no consumers with a "
-            "lease and no dead letters (-)."
+            "name. A queue's delayed items not yet due are apart from its waiting ones. A "
+            "Pool's due items are its waiting ones; it has no delayed items, no consumers "
+            "with a lease and no dead letters (-)."
         ),
     )
     ls.add_argument(

@@ -15,10 +15,11 @@ from aiopyrq._base import (
     check_wait,
     chunked,
 )
+from aiopyrq._delay import check_delay
 from aiopyrq._types import register
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from redis.asyncio import ConnectionPool, Redis
     from redis.asyncio.cluster import RedisCluster
@@ -223,12 +224,18 @@ class Pool(Structure):
         """Delete every item of the pool."""
         await self._write([_scripts.Call(("UNLINK", self.keys.queue, self.keys.wakeup))])
 
-    async def reject_items(self, items: Iterable[Item]) -> int:
+    async def reject_items(
+        self, items: Iterable[Item], delay: float | Callable[[int], float] | None = None
+    ) -> int:
         """Leave items handed out as they are: each is due again ``ack_ttl`` after it was.
+
+        ``delay`` is checked and has no effect: an item's own schedule says when it is due.
 
         Returns:
             0: a Pool has no dead letters.
         """
+        if delay is not None and not callable(delay):
+            check_delay(delay)
         check_items(items)
         return 0
 

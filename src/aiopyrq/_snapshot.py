@@ -60,6 +60,7 @@ class QueueSnapshot:
     waiting: int
     dead: int
     holders: tuple[Holder, ...]
+    delayed: int = 0  # delayed items not yet due (due ones count as waiting)
 
     @property
     def in_flight(self) -> int:
@@ -91,6 +92,7 @@ class QueueSnapshot:
             "in_flight": self.in_flight,
             "oldest_lease_age": self.oldest_lease_age,
             "dead": self.dead,
+            "delayed": self.delayed,
             "consumers": [
                 {
                     "id": holder.consumer_id,
@@ -158,6 +160,11 @@ class ShardedSnapshot:
         return sum(shard.dead for shard in self.shards)
 
     @property
+    def delayed(self) -> int:
+        """Delayed items not yet due, in all shards."""
+        return sum(shard.delayed for shard in self.shards)
+
+    @property
     def holders(self) -> tuple[Holder, ...]:
         """The consumers with a lease on each shard (a ShardedQueue is one Queue per shard)."""
         return tuple(holder for shard in self.shards for holder in shard.holders)
@@ -185,6 +192,7 @@ class ShardedSnapshot:
             "in_flight": self.in_flight,
             "oldest_lease_age": self.oldest_lease_age,
             "dead": self.dead,
+            "delayed": self.delayed,
             "consumers": [
                 {"shard": shard["name"], **consumer}
                 for shard in shards
@@ -329,9 +337,10 @@ def sharded(client: Client, name: str, shards: int, forced: Kind | None = None) 
 def detect_kind(client: Client, name: str, forced: Kind | None = None) -> Kind:
     """Tell which structure ``name`` is from the types of its keys.
 
-    A list (with its timeouts hash and dead letters) is a Queue, with the set ``NAME-unique``
-    a UniqueQueue, a sorted set a Pool. An empty structure has no key at all: with
-    ``forced``, absent keys read as an empty structure of that kind.
+    A list (with its timeouts hash, dead letters and delayed items) is a Queue, with the set
+    ``NAME-unique`` a UniqueQueue, a sorted set a Pool; delayed items alone, a Queue. An
+    empty structure has no key at all: with ``forced``, absent keys read as an empty
+    structure of that kind.
 
     Raises:
         UnknownNameError: No key of that name, and no kind forced.
@@ -381,7 +390,7 @@ def _kind(keys: QueueKeys, found: dict[str, str], forced: Kind | None) -> Kind:
         raise UnknownNameError(msg)
     expected = {keys.queue: "zset"} if kind == "pool" else {keys.queue: "list"}
     if kind != "pool":
-        expected |= {keys.timeouts: "hash", keys.dead: "list"}
+        expected |= {keys.timeouts: "hash", keys.dead: "list", keys.delayed: "zset"}
     if kind == "unique":
         expected[keys.unique] = "set"
     for key, wanted in expected.items():
@@ -391,12 +400,12 @@ def _kind(keys: QueueKeys, found: dict[str, str], forced: Kind | None) -> Kind:
     return kind
 
 
-def _guess(main: str, unique: str, timeouts: str, dead: str) -> Kind | None:
+def _guess(main: str, unique: str, timeouts: str, dead: str, delayed: str) -> Kind | None:
     if main == "zset":
         return "pool"
     if unique != "none":
         return "unique"
-    if {main, timeouts, dead} == {"none"}:
+    if {main, timeouts, dead, delayed} == {"none"}:
         return None
     return "queue"
 
@@ -452,9 +461,9 @@ def read_many(
     """Read structures of known kinds (absent keys read as empty), in order.
 
     It takes one TIME per server (on a cluster: per master holding one), then two
-    pipelines for them all: the counts and leases, then the consumers' items and each
-    Pool's first page of items not due. A Pool with more than a page of those takes a
-    round trip per further page.
+    pipelines for them all: the counts (delayed items too) and leases, then the consumers'
+    items and each Pool's first page of items not due. A Pool with more than a page of
+    those takes a round trip per further page.
     """
     every = [(keys_of(client, name), kind) for name, kind in structures]
     clocks = _clocks(client, [keys.queue for keys, _ in every])
@@ -467,8 +476,10 @@ def read_many(
             pipe.llen(keys.queue)
             pipe.llen(keys.dead)
             pipe.hgetall(keys.timeouts)
+            pipe.zcount(keys.delayed, "-inf", now * 1000)  # due: a get moves them to the list
+            pipe.zcard(keys.delayed)
     replies = iter(pipe.execute() if every else [])
-    counts = [[next(replies) for _ in range(2 if kind == "pool" else 3)] for _, kind in every]
+    counts = [[next(replies) for _ in range(2 if kind == "pool" else 5)] for _, kind in every]
     pipe, queued = client.pipeline(transaction=False), 0
     for (keys, kind), first in zip(every, counts, strict=True):
         if kind == "pool":
@@ -505,8 +516,11 @@ def _clocks(client: Client, keys: Sequence[str]) -> list[int]:
 def _queue(
     keys: QueueKeys, kind: Kind, now: int, counts: list[Any], sizes: Iterator[Any]
 ) -> QueueSnapshot:
-    """A queue's snapshot from its counts and leases, and its processing lists' sizes."""
-    waiting, dead, leases = counts
+    """A queue's snapshot from its counts and leases, and its processing lists' sizes.
+
+    Delayed items already due count as waiting: the next get moves them to the list.
+    """
+    waiting, dead, leases, due, delayed = counts
     prefix = keys.processing("")
     holders = []
     for processing in sorted(leases, key=text):
@@ -521,7 +535,8 @@ def _queue(
                 lease_age=None if lease is None else max(0.0, now - lease),
             )
         )
-    return QueueSnapshot(keys.name, kind, now, int(waiting), int(dead), tuple(holders))
+    waiting, delayed = int(waiting) + int(due), int(delayed) - int(due)
+    return QueueSnapshot(keys.name, kind, now, waiting, int(dead), tuple(holders), delayed)
 
 
 def _pool(

@@ -67,8 +67,13 @@ class Consumable(Protocol):
     async def ack_items(self, items: Iterable[Item]) -> None:
         """Acknowledge taken items."""
 
-    async def reject_items(self, items: Iterable[Item]) -> int:
-        """Give taken items back; return how many went to the dead letters."""
+    async def reject_items(
+        self, items: Iterable[Item], delay: float | Callable[[int], float] | None = None
+    ) -> int:
+        """Give taken items back (after delay seconds); return how many went to the dead letters.
+
+        ``delay`` may be a function of an item's failed deliveries that returns seconds.
+        """
 
     async def release(self) -> int:
         """Give back every item this consumer holds; return how many."""

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     _listing.add_command(commands, url)
-    stats = command("stats", _stats, "waiting, in flight per consumer, dead letters")
+    stats = command("stats", _stats, "waiting, delayed, in flight per consumer, dead letters")
     stats.add_argument("names", nargs="+", metavar="NAME", help=NAME_OR_PATTERN)
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.add_argument(
@@ -366,7 +366,7 @@ def _with_rates(
     if before is None:
         return data
     was = before.to_json()
-    counts = ("waiting", "in_flight", "dead", "total", "due", "scheduled")
+    counts = ("waiting", "delayed", "in_flight", "dead", "total", "due", "scheduled")
     rates = {key: (data[key] - was[key]) / seconds for key in counts if key in data}
     return data | {"per_second": rates, "over_seconds": seconds}
 
@@ -486,6 +486,7 @@ def figures(snapshot: _snapshot.Snapshot) -> dict[str, int]:
         }
     return {
         "waiting": snapshot.waiting,
+        "delayed": snapshot.delayed,
         "in flight": snapshot.in_flight,
         "dead letters": snapshot.dead,
     }

@@ -17,6 +17,7 @@ shard). Counts are in items (consumers: in consumers), times in seconds:
 ==========================================  =========  ==========================================
 ``aiopyrq_waiting_items``                   gauge      Queue: items waiting; Pool: items due
 ``aiopyrq_in_flight_items``                 gauge      items taken and not yet acked or rejected
+``aiopyrq_delayed_items``                   gauge      Queue: delayed items not yet due
 ``aiopyrq_oldest_in_flight_age_seconds``    gauge      Queue: seconds since the most silent
                                                        consumer holding items renewed its lease
 ``aiopyrq_consumers``                       gauge      Queue: consumers with a lease
@@ -67,6 +68,7 @@ _TIMEOUT = 5.0  # seconds: the most one Redis command of a scrape may take
 _GAUGES = {
     "waiting_items": "Items waiting (Pool: items due), in items.",
     "in_flight_items": "Items taken and not yet acknowledged or rejected, in items.",
+    "delayed_items": "Items delayed and not yet due (Queue, UniqueQueue), in items.",
     "oldest_in_flight_age_seconds": (
         "Seconds since the most silent consumer holding items renewed its lease."
     ),
@@ -238,6 +240,7 @@ def _add_snapshot(families: dict[str, Any], snapshot: _snapshot.Snapshot) -> Non
         return
     families["waiting_items"].add_metric(labels, snapshot.waiting)
     families["in_flight_items"].add_metric(labels, snapshot.in_flight)
+    families["delayed_items"].add_metric(labels, snapshot.delayed)
     families["oldest_in_flight_age_seconds"].add_metric(labels, snapshot.oldest_lease_age or 0)
     families["consumers"].add_metric(labels, len(snapshot.holders))
     families["dead_letters"].add_metric(labels, snapshot.dead)

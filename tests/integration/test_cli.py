@@ -138,6 +138,19 @@ async def test_stats_text(redis_server, client, name):
     assert re.search(rf"^  {re.escape(live.client_id)} +3  [0-9]+ s$", output, re.MULTILINE)
 
 
+async def test_stats_show_delayed_items(redis_server, client, name):
+    """stats counts delayed items apart from the waiting ones; a queue of delayed items only
+    is a queue."""
+    queue = Queue(name, client)
+    await queue.add_items(["a", "b"], delay=600)
+
+    [stats] = json.loads(ok(aiopyrq("stats", "--json", name, url=redis_server.url)))
+    output = ok(aiopyrq("stats", name, url=redis_server.url))
+
+    assert (stats["kind"], stats["waiting"], stats["delayed"]) == ("queue", 0, 2)
+    assert re.search(r"^  delayed +2$", output, re.MULTILINE)
+
+
 async def test_stats_of_several_kinds(redis_server, client, name):
     """One stats call reads a UniqueQueue and a Pool, each found from its keys."""
     unique = UniqueQueue(f"{name}-u", client)
@@ -548,9 +561,11 @@ async def check_sharded_stats(client, url: str, name: str, stale, live) -> None:
     assert text.splitlines()[0] == f"{name} (ShardedQueue of 3 {kind})"
     assert re.search(r"^  waiting +18  age of the oldest: unknown", text, re.MULTILINE)
     assert re.search(r"^  dead letters +3$", text, re.MULTILINE)
-    assert re.search(r"^  shard +waiting +in flight +dead letters$", text, re.MULTILINE)
+    header = r"^  shard +waiting +delayed +in flight +dead letters$"
+    assert re.search(header, text, re.MULTILINE)
     for shard in stats["shards"]:
-        row = rf"^  {shard['name']} +{shard['waiting']} +{shard['in_flight']} +{shard['dead']}$"
+        figures = (shard["waiting"], shard["delayed"], shard["in_flight"], shard["dead"])
+        row = rf"^  {shard['name']} +{' +'.join(map(str, figures))}$"
         assert re.search(row, text, re.MULTILINE)
     for (shard, consumer), holder in holders.items():
         row = rf"^  {shard} +{re.escape(consumer)} +{holder['items']}  [0-9]"
@@ -586,7 +601,7 @@ async def test_shards_found_up_to_the_highest_with_a_key(redis_server, client, n
     assert len(views) == 2
     assert re.search(rf"^{name} \(ShardedQueue of 3 Queues\)$", views[1], re.MULTILINE)
     assert re.search(r"^  waiting +3 \(\+0\)", views[1], re.MULTILINE)
-    assert re.search(rf"^  {name}:2 +1 +0 +0$", views[1], re.MULTILINE)
+    assert re.search(rf"^  {name}:2 +1 +0 +0 +0$", views[1], re.MULTILINE)
 
     await Queue(name, client).add_items(["own"])  # NAME has a key: a Queue of its own
     [own] = json.loads(ok(aiopyrq("stats", "--json", name, url=url)))

@@ -46,6 +46,7 @@ async def every_kind(client, name: str):
     unique = UniqueQueue(f"{name}-unique-q", client)
     await unique.add_items(["a", "b", "c"])
     await unique.get_items(1)
+    await unique.add_items(["d", "e"], delay=600)
     pool = Pool(f"{name}-pool", client, ack_ttl=60)
     await pool.add_items(items_named(10))
     await pool.ack_items(await pool.get_items(3))
@@ -74,6 +75,7 @@ async def test_ls_lists_every_kind_with_its_counts(where, name):
             "kind": "pool",
             "shards": 0,
             "waiting": await pool.get_count_to_process(),
+            "delayed": None,
             "in_flight": 2,
             "consumers": None,
             "dead": None,
@@ -83,6 +85,7 @@ async def test_ls_lists_every_kind_with_its_counts(where, name):
             "kind": "queue",
             "shards": 0,
             "waiting": await queue.get_count(),
+            "delayed": 0,
             "in_flight": 8,
             "consumers": 2,
             "dead": await queue.get_dead_count(),
@@ -92,6 +95,7 @@ async def test_ls_lists_every_kind_with_its_counts(where, name):
             "kind": "queue",
             "shards": 3,
             "waiting": await sharded.get_count(),
+            "delayed": 0,
             "in_flight": 9,
             "consumers": sum([await client.hlen(s.timeouts_hash_name) for s in sharded.shards]),
             "dead": await sharded.get_dead_count(),
@@ -101,6 +105,7 @@ async def test_ls_lists_every_kind_with_its_counts(where, name):
             "kind": "unique",
             "shards": 0,
             "waiting": await unique.get_count(),
+            "delayed": await unique.get_delayed_count(),
             "in_flight": 1,
             "consumers": 1,
             "dead": 0,
@@ -108,10 +113,11 @@ async def test_ls_lists_every_kind_with_its_counts(where, name):
     ]
     assert [row["waiting"] for row in rows] == [5, 10, 18, 2]
     table = ok(run("ls", f"{name}*", url=url)).splitlines()
-    assert table[0].split() == ["NAME", "KIND", "WAITING", "IN", "FLIGHT", "CONSUMERS", "DEAD"]
+    header = ["NAME", "KIND", "WAITING", "DELAYED", "IN", "FLIGHT", "CONSUMERS", "DEAD"]
+    assert table[0].split() == header
     assert [line.split() for line in table[1:]] == [
-        [f"{name}-pool", "Pool", "5", "2", "-", "-"],
-        [f"{name}-queue", "Queue", "10", "8", "2", "2"],
+        [f"{name}-pool", "Pool", "5", "-", "2", "-", "-"],
+        [f"{name}-queue", "Queue", "10", "0", "8", "2", "2"],
         [
             f"{name}-sharded",
             "ShardedQueue",
@@ -119,11 +125,12 @@ async def test_ls_lists_every_kind_with_its_counts(where, name):
             "3",
             "Queues",
             "18",
+            "0",
             "9",
             str(rows[2]["consumers"]),
             "3",
         ],
-        [f"{name}-unique-q", "UniqueQueue", "2", "1", "1", "0"],
+        [f"{name}-unique-q", "UniqueQueue", "2", "2", "1", "1", "0"],
     ]
     assert len({len(line) for line in table}) == 1  # aligned columns
 
@@ -188,11 +195,31 @@ async def test_ls_reads_nothing_as_a_structure_that_is_part_of_one(where, name):
             "kind": "queue",
             "shards": 0,
             "waiting": 0,
+            "delayed": 0,
             "in_flight": 1,
             "consumers": 1,
             "dead": 1,
         }
     ]
+
+
+async def test_ls_lists_a_queue_of_delayed_items_once(where, name):
+    """A queue whose items are all delayed is a queue; its NAME-delayed is never listed."""
+    url, client = where
+    queue = Queue(name, client)
+    await queue.add_items(["a", "b", "a"], delay=600)
+    unique = UniqueQueue(f"{name}-u", client)
+    await unique.add_items(["x"], delay=600)
+    assert await client.exists(queue.keys.queue, unique.keys.queue) == 0  # no list
+
+    rows = json.loads(ok(run("ls", "--json", f"*{name}*", url=url)))
+    stats = json.loads(ok(run("stats", "--json", name, url=url)))
+
+    assert [(r["name"], r["kind"], r["waiting"], r["delayed"]) for r in rows] == [
+        (name, "queue", 0, 3),
+        (f"{name}-u", "unique", 0, 1),
+    ]
+    assert [(s["kind"], s["waiting"], s["delayed"]) for s in stats] == [("queue", 0, 3)]
 
 
 async def test_stats_and_watch_with_a_pattern(where, name):
@@ -229,7 +256,7 @@ async def test_watch_shows_the_change_per_second(where, name):
                       second, re.MULTILINE)  # fmt: skip
     assert rates, second
     assert float(rates[1]) >= 0.2
-    assert rates[2] == "waiting +0.0, in flight +0.0, dead letters +0.0"
+    assert rates[2] == "waiting +0.0, delayed +0.0, in flight +0.0, dead letters +0.0"
 
 
 async def test_dead_list_when_empty(where, name):
@@ -304,7 +331,7 @@ async def test_stats_over_seconds(where, name):
     text = ok(run("stats", "--over", "0.2", name, url=url))
 
     assert data["waiting"] == 4
-    assert data["per_second"] == {"waiting": 0.0, "in_flight": 0.0, "dead": 0.0}
+    assert data["per_second"] == {"waiting": 0.0, "delayed": 0.0, "in_flight": 0.0, "dead": 0.0}
     assert data["over_seconds"] >= 0.2
     assert re.search(r"^  waiting +4 \(\+0\)", text, re.MULTILINE)
     assert "  Δ/s (change of each count per second, over 0." in text

@@ -181,7 +181,7 @@ async def test_poison_item_stops_after_max_deliveries(client, name, kind):
             raise RuntimeError(item)
         handled.append(item)
 
-    consumer = Consumer(queue, handler, batch_size=3, wait=0.2)
+    consumer = Consumer(queue, handler, batch_size=3, wait=0.2, retry_delay=0)
     async with running(consumer):
         await until(queue.get_dead_count, what="the poison item dead")
         await until(lambda: len(handled) == len(items), what="every other item handled")

@@ -85,7 +85,14 @@ async def test_metrics_during_and_after_a_consumer_run(redis_server, client, nam
 
     queue = Queue(name, client, max_deliveries=2)  # a bad item is rejected twice, then dead
     consumer = Consumer(
-        queue, handler, batch_size=5, concurrency=5, wait=0.2, lease_timeout=30, sweep_interval=0.2
+        queue,
+        handler,
+        batch_size=5,
+        concurrency=5,
+        wait=0.2,
+        lease_timeout=30,
+        sweep_interval=0.2,
+        retry_delay=0,
     )
     registry.register(QueueCollector(redis_server.url, consumers=[consumer]))
     task = asyncio.create_task(consumer.run(handle_signals=False))
@@ -164,6 +171,20 @@ async def test_pool_and_named_queues(redis_server, client, name, exporter):
     assert samples["aiopyrq_pool_items", f"{name}-p"] == await pool.get_count() == 10
     assert samples["aiopyrq_waiting_items", f"{name}-empty"] == 0  # no key: an empty queue
     assert samples["aiopyrq_dead_letters", f"{name}-empty"] == 0
+
+
+async def test_delayed_items_gauge(redis_server, client, name, exporter):
+    """aiopyrq_delayed_items counts the delayed items not yet due, apart from the waiting."""
+    registry, url = exporter
+    queue = Queue(name, client)
+    await queue.add_items(["a", "b", "c"], delay=600)
+    await queue.add_item("d")
+    registry.register(QueueCollector(redis_server.url, [name]))
+
+    samples = await scrape(url)
+
+    assert samples["aiopyrq_delayed_items", name] == await queue.get_delayed_count() == 3
+    assert samples["aiopyrq_waiting_items", name] == 1
 
 
 async def test_redis_down_still_serves_the_counters(exporter, name):

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.redis
 Keys = list[str]
 FILL = {"list": "rpush", "set": "sadd"}
 PASSWORD = "any"  # noqa: S105 - the test user has nopass
+DUE_PREFIX = "0" * 20  # a Queue's delayed member: 20 characters, then the item
 
 
 def pack(*items: str) -> bytes:
@@ -41,41 +42,50 @@ def scenario(
 # One scenario per script: what its keys hold, its arguments; each makes the script write.
 SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] = {
     "queue_add-1": scenario(("list", ["a"]), args=lambda _: [pack("x", "y")]),
-    "queue_get-3": scenario(
+    "queue_get-4": scenario(
         ("list", ["a", "b", "c"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[1]: 1}),
+        ("zset", {DUE_PREFIX + "d": 1, DUE_PREFIX + "e": 4102444800000}),
         args=lambda _: [2, 1],
     ),
-    "unique_get-4": scenario(
+    "unique_get-5": scenario(
         ("list", ["a", "b", "c"]),
-        ("set", ["a", "b", "c"]),
+        ("set", ["a", "b", "c", "d", "e"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[2]: 1}),
-        args=lambda _: [2, 1, "p"],
+        ("zset", {"d": 1, "e": 4102444800000}),
+        args=lambda _: [2, 1],
     ),
+    "queue_delay-1": scenario(("zset", {"x": 1}), args=lambda _: [1000, pack("a", "a")]),
+    "unique_delay-2": scenario(
+        ("set", ["q"]), ("zset", {"x": 1}), args=lambda _: [1000, pack("a", "q", "a")]
+    ),
+    "queue_counts-2": scenario(("list", ["a"]), ("zset", {"d": 1, "e": 4102444800000})),
     "queue_ack-3": scenario(
         ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[0]: 1}),
         ("hash", {"a": 1}),
         args=lambda _: [pack("a", "b", "c")],
     ),
-    "queue_reject-5": scenario(
+    "queue_reject-6": scenario(
         ("list", ["q"]),
-        ("list", ["a", "b"]),
+        ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[1]: 1}),
         ("hash", {"a": 1}),
         ("list", ["x"]),
-        args=lambda _: [2, pack("a", "b")],
+        ("zset", {"y": 1}),
+        args=lambda _: [2, pack("a", "b", "c"), 1000, 1],
     ),
-    "unique_reject-6": scenario(
+    "unique_reject-7": scenario(
         ("list", ["q"]),
         ("set", ["q"]),
         ("list", ["a", "b", "q"]),
         ("hash", lambda k: {k[2]: 1}),
         ("hash", {"a": 1}),
         ("list", ["x"]),
-        args=lambda _: [2, pack("a", "b", "q")],
+        ("zset", {"y": 1}),
+        args=lambda _: [2, pack("a", "b", "q"), 1000, 1],
     ),
     "queue_recover-5": scenario(
         ("list", ["q"]),
@@ -85,13 +95,14 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("list", ["x"]),
         args=lambda _: [10, 2],
     ),
-    "unique_recover-6": scenario(
+    "unique_recover-7": scenario(
         ("list", ["q"]),
-        ("set", ["q"]),
-        ("list", ["a", "q", "a"]),
+        ("set", ["q", "d"]),
+        ("list", ["a", "q", "a", "d"]),
         ("hash", lambda k: {k[2]: 1}),
         ("hash", {"a": 1}),
         ("list", ["x"]),
+        ("zset", {"d": 4102444800000}),
         args=lambda _: [10, 2],
     ),
     "queue_requeue-3": scenario(
@@ -111,8 +122,11 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     "queue_reset-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
     "queue_rollback-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
     "unique_add-2": scenario(("list", ["q"]), ("set", ["q"]), args=lambda _: [pack("x", "q")]),
-    "unique_delete-2": scenario(
-        ("list", ["q", "x"]), ("set", ["q", "x"]), args=lambda _: [pack("q")]
+    "unique_delete-3": scenario(
+        ("list", ["q", "x"]),
+        ("set", ["q", "x", "d"]),
+        ("zset", {"d": 4102444800000}),
+        args=lambda _: [pack("q", "d")],
     ),
     "pool_add-2": scenario(("zset", {"a": 1}), ("list", ["1"]), args=lambda _: [pack("x")]),
     "pool_get-1": scenario(("zset", {"a": 1, "b": 2}), args=lambda _: [5, 60]),

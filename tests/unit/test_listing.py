@@ -16,10 +16,12 @@ from aiopyrq._listing import glob
         ("orders-dead", False, ["orders", "orders-dead"]),
         ("orders-unique", False, ["orders", "orders-unique"]),
         ("orders-timeouts", False, ["orders", "orders-timeouts"]),
+        ("orders-delayed", False, ["orders", "orders-delayed"]),
         ("orders-processing-x", False, ["orders-processing-x"]),
         ("-dead", False, ["-dead"]),
         ("{orders}", True, ["orders"]),
         ("{orders}-dead", True, ["orders", "{orders}-dead"]),
+        ("{orders}-delayed", True, ["orders", "{orders}-delayed"]),
         ("{orders}:0-dead", True, ["{orders}:0", "{orders}:0-dead"]),
         ("orders-dead", True, []),  # no hash tag: no structure has this key on a cluster
     ],
@@ -82,12 +84,12 @@ def test_glob_as_redis_matches(pattern, matching, not_matching):
 def test_watch_change_per_second():
     """With the previous view and the seconds between, each count's change per second."""
     before = _snapshot.QueueSnapshot("q", "queue", 100, waiting=10, dead=0, holders=())
-    after = _snapshot.QueueSnapshot("q", "queue", 102, waiting=4, dead=1, holders=())
+    after = _snapshot.QueueSnapshot("q", "queue", 102, waiting=4, dead=1, holders=(), delayed=3)
 
     lines = cli.render(after, before, 2.0)
 
-    assert "  Δ/s (change of each count per second, over 2.0 s): " in lines[4]
-    assert lines[4].endswith("waiting -3.0, in flight +0.0, dead letters +0.5")
+    assert "  Δ/s (change of each count per second, over 2.0 s): " in lines[5]
+    assert lines[5].endswith("waiting -3.0, delayed +1.5, in flight +0.0, dead letters +0.5")
     assert not any("Δ/s" in line for line in cli.render(after))
 
 
@@ -98,7 +100,7 @@ def test_stats_json_change_per_second():
 
     data = cli._with_rates(after, before, 4.0)
 
-    assert data["per_second"] == {"waiting": -2.0, "in_flight": 0.0, "dead": 0.5}
+    assert data["per_second"] == {"waiting": -2.0, "delayed": 0.0, "in_flight": 0.0, "dead": 0.5}
     assert data["over_seconds"] == 4.0
     assert cli._with_rates(after, None, 4.0) == after.to_json()
     pool = _snapshot.PoolSnapshot("p", 100, total=10, due=4, in_flight=2)

@@ -14,7 +14,13 @@
 
   Output:
     the script's reply
+
+  The script may read `call_key`: a name unique to the call, the same when the
+  call is sent again.
 ]]
+local own_keys = @numkeys
+local call_key = KEYS[own_keys + 1]
+
 local function run_script()
 --- @script
 end
@@ -28,8 +34,6 @@ if redis.acl_check_cmd then
   end
 end
 
-local own_keys = @numkeys
-local call_key = KEYS[own_keys + 1]
 local kept = redis.call('GET', call_key)
 if kept then
   return cmsgpack.unpack(kept)

@@ -1,16 +1,19 @@
 --[[
   UniqueQueue's reject: as queue_reject, but an item that is already waiting in
-  the queue again is not queued twice.
+  the queue again (or delayed) is not queued twice.
 
   Input:
     KEYS[1] queue list
-    KEYS[2] set of the items waiting in the queue
+    KEYS[2] set of the items waiting in the queue (delayed ones included)
     KEYS[3] this consumer's processing list
     KEYS[4] timeouts hash
     KEYS[5] deliveries hash (item -> failed deliveries)
     KEYS[6] dead-letter list
+    KEYS[7] delayed items (sorted set: item -> due unix time in ms)
     ARGV[1] max_deliveries; 0: no dead letters
     ARGV[2] the items, packed: a msgpack array of strings
+    ARGV[3] delay in milliseconds; 0: back to the front of the queue now
+    ARGV[4] 1: count the failed delivery even without max_deliveries
 
   Output:
     how many items went to the dead-letter list
@@ -20,9 +23,10 @@ local rcall = redis.call
 --- @include "includes/types"
 --- @include "includes/reject"
 
-ready({ 'TYPE', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY', 'SADD' })
+ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
+  'SADD', 'ZADD' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
-    KEYS[6], 'list' })
+    KEYS[6], 'list', KEYS[7], 'zset' })
 return reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
   cmsgpack.unpack(ARGV[2]), function(items)
     local back = {}
@@ -32,4 +36,4 @@ return reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
       end
     end
     return back
-  end)
+  end, reject_later(KEYS[7], ARGV[3], ARGV[4], nil))

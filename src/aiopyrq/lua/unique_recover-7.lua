@@ -1,7 +1,7 @@
 --[[
   UniqueQueue's recovery: as queue_recover, but an item held twice goes back
   once, and an item that is waiting in the queue already moves to the front
-  instead of being queued twice.
+  instead of being queued twice (a delayed one is due at once).
 
   Input:
     KEYS[1] queue list
@@ -10,6 +10,7 @@
     KEYS[4] timeouts hash
     KEYS[5] deliveries hash (item -> failed deliveries)
     KEYS[6] dead-letter list
+    KEYS[7] delayed items (sorted set: item -> due unix time in ms)
     ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
     ARGV[2] max_deliveries; 0: no dead letters
 
@@ -22,9 +23,10 @@ local rcall = redis.call
 --- @include "includes/recover"
 --- @include "includes/list_remove"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'SADD', 'LREM', 'LPUSH' })
+ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'SADD', 'ZREM',
+  'LREM', 'LPUSH' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
-    KEYS[6], 'list' })
+    KEYS[6], 'list', KEYS[7], 'zset' })
 
 -- An item held twice goes back once, at the place of its oldest occurrence.
 local function distinct(items)
@@ -43,7 +45,7 @@ end
 local function put_back(items)
   local waiting = {}
   for _, item in ipairs(items) do
-    if rcall('SADD', KEYS[2], item) == 0 then
+    if rcall('SADD', KEYS[2], item) == 0 and rcall('ZREM', KEYS[7], item) == 0 then
       waiting[#waiting + 1] = item
     end
   end

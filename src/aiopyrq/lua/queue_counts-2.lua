@@ -1,0 +1,21 @@
+--[[
+  Counts a Queue's (or UniqueQueue's) items: those available now (waiting in
+  the list, or delayed and due by the server's clock) and those delayed and not
+  yet due.
+
+  Input:
+    KEYS[1] queue list
+    KEYS[2] delayed items (sorted set: item -> due unix time in ms)
+
+  Output:
+    { items available now, items delayed and not yet due }
+]]
+--- @no-writes
+local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/now"
+
+ready({ 'TIME', 'LLEN', 'ZCOUNT' })
+local now = now_ms()
+local due = rcall('ZCOUNT', KEYS[2], '-inf', now)
+return { rcall('LLEN', KEYS[1]) + due, rcall('ZCOUNT', KEYS[2], '(' .. now, '+inf') }

@@ -1,0 +1,36 @@
+--[[
+  Rejects a batch: the items still held in the processing list go back to the
+  front of the queue, in the batch's order (the first is taken next), or, with
+  a delay, to the delayed items, due ARGV[3] ms from now (server clock); with
+  dead letters on, an item rejected or recovered ARGV[1] times goes to the
+  dead-letter list instead.
+
+  Input:
+    KEYS[1] queue list
+    KEYS[2] this consumer's processing list
+    KEYS[3] timeouts hash
+    KEYS[4] deliveries hash (item -> failed deliveries)
+    KEYS[5] dead-letter list
+    KEYS[6] delayed items (sorted set: prefixed item -> due unix time in ms)
+    ARGV[1] max_deliveries; 0: no dead letters
+    ARGV[2] the items, packed: a msgpack array of strings
+    ARGV[3] delay in milliseconds; 0: back to the front of the queue now
+    ARGV[4] 1: count the failed delivery even without max_deliveries
+
+  Output:
+    how many items went to the dead-letter list
+
+  The delayed members' prefixes come from the call's key (call_key, lua/wrap/once.lua).
+]]
+local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
+--- @include "includes/reject"
+
+ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
+  'ZADD' })
+check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list',
+  KEYS[6], 'zset' })
+return reject(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
+  cmsgpack.unpack(ARGV[2]), function(items) return items end,
+  reject_later(KEYS[6], ARGV[3], ARGV[4], call_key))

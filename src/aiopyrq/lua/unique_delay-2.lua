@@ -1,0 +1,39 @@
+--[[
+  Adds items to the delayed items of a UniqueQueue, due ARGV[1] milliseconds
+  from now by the server's clock: an item already waiting (delayed or not) is
+  not added again, nor one listed twice in the batch. A delayed item counts as
+  waiting: it is in the set of waiting items until it is taken.
+
+  Input:
+    KEYS[1] set of the items waiting in the queue (delayed ones included)
+    KEYS[2] delayed items (sorted set: item -> due unix time in ms)
+    ARGV[1] delay in milliseconds, >= 1
+    ARGV[2] the items, packed: a msgpack array of strings
+
+  Output:
+    how many items were delayed
+]]
+local rcall = redis.call
+--- @include "includes/ready"
+--- @include "includes/types"
+--- @include "includes/push"
+--- @include "includes/now"
+--- @include "includes/delayed"
+
+ready({ 'TYPE', 'TIME', 'SMISMEMBER', 'ZADD', 'SADD' })
+check_types({ KEYS[2], 'zset' })
+local items = cmsgpack.unpack(ARGV[2])
+local added, seen = {}, {}
+for i = 1, #items, 1000 do
+  local chunk = { unpack(items, i, math.min(i + 999, #items)) }
+  local waiting = rcall('SMISMEMBER', KEYS[1], unpack(chunk))
+  for j, item in ipairs(chunk) do
+    if waiting[j] == 0 and not seen[item] then
+      seen[item] = true
+      added[#added + 1] = item
+    end
+  end
+end
+delay_all(KEYS[2], now_ms() + tonumber(ARGV[1]), added)
+push_all('SADD', KEYS[1], added)
+return #added
