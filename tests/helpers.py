@@ -142,7 +142,8 @@ class Fleet:
             process.send_signal(signal.SIGTERM)
         lines = []
         for process in self.live.values():
-            assert await asyncio.wait_for(process.wait(), BOUND) == 0
+            code = await asyncio.wait_for(process.wait(), BOUND)
+            assert code == 0, f"consumer {process.pid} exited with {code}"
             lines.append((await process.stdout.read()).decode().split())
         self.live.clear()
         self.lists.clear()

@@ -41,6 +41,17 @@ def server_now(client) -> int:
     return seconds
 
 
+def server_ms(client, key: str | None = None) -> int:
+    """The server's clock in unix milliseconds (on a cluster: the master of key)."""
+    if key is not None and hasattr(client, "get_node_from_key"):
+        client.initialize()  # the slot map, for a client that has sent nothing yet
+        node = client.get_node_from_key(key)
+        seconds, micros = client.time(target_nodes=node)
+    else:
+        seconds, micros = client.time()
+    return seconds * 1000 + micros // 1000
+
+
 def age_lease(queue, seconds: int, client=None) -> None:
     """Make a consumer's last get or heartbeat look ``seconds`` old, as if time had passed.
 

@@ -18,6 +18,7 @@ from aiopyrq._base import (
 )
 from aiopyrq._delay import check_delay, delay_ms
 from aiopyrq._keys import new_consumer_id
+from aiopyrq._tasks import Interruptible
 from aiopyrq._turns import turns_of
 from aiopyrq._types import register
 
@@ -136,7 +137,7 @@ class Queue(Structure):
         )
         self.client_id = new_consumer_id()
         self.processing_queue_name = self.keys.processing(self.client_id)
-        self._waits: set[asyncio.Future[None]] = set()  # this object's gets blocked in Redis
+        self._blocked = Interruptible()  # this object's gets blocked in Redis
 
     @property
     def timeouts_hash_name(self) -> str:
@@ -283,8 +284,8 @@ class Queue(Structure):
         # Block until the queue has an item, moving nothing (the last item goes back
         # where it was), so that a retried command takes nothing twice, and a command
         # cancelled when this object delays items of its own (a reject) loses nothing.
-        blocked = asyncio.ensure_future(
-            self._read(
+        ended, woke = await self._blocked.run(
+            lambda: self._read(
                 "BLMOVE",
                 self.keys.queue,
                 self.keys.queue,
@@ -294,18 +295,8 @@ class Queue(Structure):
                 raw=True,  # the item that woke us, as bytes: it may not decode
             )
         )
-        delayed = asyncio.get_running_loop().create_future()
-        self._waits.add(delayed)
-        try:
-            await asyncio.wait({blocked, delayed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            self._waits.discard(delayed)
-            if not blocked.done():
-                blocked.cancel()
-                await asyncio.gather(blocked, return_exceptions=True)
-        if blocked.cancelled():
-            return True  # take again: its script tells when the items delayed now are due
-        return blocked.result() is not None or until_due or delayed.done()
+        # Ended: take again; its script tells when the items delayed meanwhile are due.
+        return ended or woke is not None or until_due
 
     async def _take(self, count: int, *, renew: bool) -> tuple[list[Any], int]:
         """Take up to count items, in calls of at most CHUNK_ITEMS.
@@ -400,14 +391,8 @@ class Queue(Structure):
             ]
             dead = sum(int(dead) for dead in await self._write(calls))
         if any(groups):  # delayed: this object's waiting gets learn when they are due
-            self._wake_waits()
+            self._blocked.end()
         return dead
-
-    def _wake_waits(self) -> None:
-        """End the Redis wait of this object's blocked gets: they read the next due time."""
-        for waiter in self._waits:
-            if not waiter.done():
-                waiter.set_result(None)
 
     async def _delays_of(
         self, items: Sequence[Item], delay: Callable[[int], float]

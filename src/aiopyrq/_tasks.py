@@ -55,3 +55,41 @@ def guard() -> contextlib.AbstractContextManager[object]:
     The sync twin's is a lock: there, other threads may run at any time.
     """
     return contextlib.nullcontext()
+
+
+class Interruptible:
+    """Calls of one object that its other calls may end early (``end``).
+
+    A Queue's waiting get blocks in Redis; a reject with a delay by the same object ends
+    that wait, so that the get learns when the item is due instead of waiting it out.
+    """
+
+    def __init__(self) -> None:
+        """No call running yet."""
+        self._ends: set[asyncio.Future[None]] = set()
+
+    async def run(self, call: Callable[[], Awaitable[_Result]]) -> tuple[bool, _Result | None]:
+        """Run the call until it returns or ``end`` ends it (then it is cancelled).
+
+        Returns:
+            Whether ``end`` was called meanwhile, and the call's result (None if cancelled).
+        """
+        running = asyncio.ensure_future(call())
+        ended = asyncio.get_running_loop().create_future()
+        self._ends.add(ended)
+        try:
+            await asyncio.wait({running, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._ends.discard(ended)
+            if not running.done():
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+        if running.cancelled():
+            return True, None
+        return ended.done(), running.result()
+
+    def end(self) -> None:
+        """End the calls running now; later calls run to their end."""
+        for ended in self._ends:
+            if not ended.done():
+                ended.set_result(None)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiopyrq._base import check_int, check_wait
 from aiopyrq._consumer import _RETRY_AFTER
+from aiopyrq._delay import check_delay, retry_after
 from aiopyrq._failures import FailureLog
 from aiopyrq._stats import ConsumerStats
 from aiopyrq.sync._acks import Acks
@@ -31,6 +32,8 @@ from aiopyrq.sync._types import Consumable
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import FrameType
+
+    from aiopyrq._delay import Delay
 
     SpanFactory = Callable[[str, str], contextlib.AbstractContextManager[object]]
 
@@ -75,6 +78,9 @@ class Consumer:
         sweep_interval: Seconds between two recoveries of dead consumers' items.
         grace_period: Seconds running handlers get to finish when stopping.
         spans: Tracing, as for ``aiopyrq.Consumer``.
+        retry_delay: How long an item whose handler failed waits before it is delivered
+            again, as for ``aiopyrq.Consumer``: seconds, or a function of the item's failed
+            deliveries that returns seconds; by default about 1 s, doubling, at most 300 s.
 
     Raises:
         TypeError: The structure is not a sync structure, or the handler is a coroutine
@@ -95,6 +101,7 @@ class Consumer:
         sweep_interval: float = 5.0,
         grace_period: float = 30.0,
         spans: SpanFactory | None = None,
+        retry_delay: Delay = retry_after,
     ) -> None:
         if not isinstance(structure, Consumable) or inspect.iscoroutinefunction(
             structure.get_items
@@ -113,6 +120,7 @@ class Consumer:
         self.lease_timeout = check_int(lease_timeout, "lease_timeout", minimum=1)
         self.sweep_interval = check_wait(sweep_interval)
         self.grace_period = check_wait(grace_period)
+        self.retry_delay = retry_delay if callable(retry_delay) else check_delay(retry_delay)
         self.stats = ConsumerStats()
         self.spans = spans
         self._stopping = threading.Event()
@@ -340,11 +348,15 @@ class Consumer:
                 self._failures.failed(self.structure.name, item, error)
                 self.stats.failed += len(items)
             if self.structure.leases and not self._abandoned:
-                dead = self._retried("reject", self.structure.reject_items, items)
+                dead = self._retried("reject", self._reject, items)
                 with self._counting:
                     self.stats.dead_lettered += dead or 0
         finally:
             self._free(slots)
+
+    def _reject(self, items: list[Any]) -> int:
+        """Reject failed items, to be delivered again after the retry delay."""
+        return self.structure.reject_items(items, self.retry_delay)
 
     def _retried(
         self, operation: str, call: Callable[[list[Any]], int | None], items: list[Any]

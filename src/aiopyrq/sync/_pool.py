@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiopyrq import _scripts
+from aiopyrq._delay import check_delay
 from aiopyrq.sync._base import (
     CHUNK_ITEMS,
     Structure,
@@ -18,7 +19,7 @@ from aiopyrq.sync._base import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from redis import ConnectionPool, Redis
     from redis.cluster import RedisCluster
@@ -223,12 +224,18 @@ class Pool(Structure):
         """Delete every item of the pool."""
         self._write([_scripts.Call(("UNLINK", self.keys.queue, self.keys.wakeup))])
 
-    def reject_items(self, items: Iterable[Item]) -> int:
+    def reject_items(
+        self, items: Iterable[Item], delay: float | Callable[[int], float] | None = None
+    ) -> int:
         """Leave items handed out as they are: each is due again ``ack_ttl`` after it was.
+
+        ``delay`` is checked and has no effect: an item's own schedule says when it is due.
 
         Returns:
             0: a Pool has no dead letters.
         """
+        if delay is not None and not callable(delay):
+            check_delay(delay)
         check_items(items)
         return 0
 

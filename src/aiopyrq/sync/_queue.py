@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiopyrq import _scripts
+from aiopyrq._delay import check_delay, delay_ms
 from aiopyrq._keys import new_consumer_id
 from aiopyrq.sync._base import (
     CHUNK_ITEMS,
@@ -17,15 +18,17 @@ from aiopyrq.sync._base import (
     check_wait,
     chunked,
 )
+from aiopyrq.sync._tasks import Interruptible
 from aiopyrq.sync._turns import turns_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     from redis import ConnectionPool, Redis
     from redis.cluster import RedisCluster
     from redis.typing import EncodableT
 
+    from aiopyrq._delay import Delay
     from aiopyrq._durability import Durability
     from aiopyrq.sync._types import Item, Kind
 
@@ -33,6 +36,11 @@ PROCESSING_TIMEOUT = 7200  # seconds
 """Default age of a consumer's last get beyond which its items count as abandoned."""
 
 _ALL = -1  # lease age that selects every processing list
+
+SLEEP_BEFORE_DUE = 0.15
+"""Seconds before a delayed item is due within which a waiting get sleeps in the process
+instead of blocking in Redis: Redis ends a blocking command's timeout on its clock tick
+(``hz``, 10 a second by default), up to 100 ms late, so the last stretch is slept here."""
 
 
 class Queue(Structure):
@@ -76,8 +84,10 @@ class Queue(Structure):
     shard_names: ClassVar[tuple[str, ...]] = ()
 
     _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
-    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-3")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-5")
+    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-4")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-6")
+    _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-1")
+    _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
     _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-5")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
     _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
@@ -126,6 +136,7 @@ class Queue(Structure):
         )
         self.client_id = new_consumer_id()
         self.processing_queue_name = self.keys.processing(self.client_id)
+        self._blocked = Interruptible()  # this object's gets blocked in Redis
 
     @property
     def timeouts_hash_name(self) -> str:
@@ -146,29 +157,60 @@ class Queue(Structure):
         """The keys that open the get, reject and re-enqueue scripts."""
         return [self.keys.queue]
 
-    def get_count(self) -> int:
-        """Return the number of items waiting in the queue."""
-        return int(self._read("LLEN", self.keys.queue))
+    def _delay_keys(self) -> list[str]:
+        """The keys of the script that delays items."""
+        return [self.keys.delayed]
 
-    def add_item(self, item: Item) -> None:
-        """Add one item at the end of the queue.
+    def _counts(self) -> tuple[int, int]:
+        """The items available now (delayed ones due included), and those delayed."""
+        keys = [self.keys.queue, self.keys.delayed]
+        now, later = self._script(self._count_script, keys, [], write=False)
+        return int(now), int(later)
+
+    def get_count(self) -> int:
+        """Return the number of items waiting in the queue, available now.
+
+        Delayed items count once they are due (a get moves them into the list then).
+        """
+        return (self._counts())[0]
+
+    def get_delayed_count(self) -> int:
+        """Return the number of delayed items not yet due."""
+        return (self._counts())[1]
+
+    def add_item(self, item: Item, delay: float | None = None) -> None:
+        """Add one item at the end of the queue (``delay``: see ``add_items``).
 
         Raises:
-            TypeError: The item is not str, bytes, int or float.
+            TypeError: The item is not str, bytes, int or float, or delay not a number.
+            ValueError: delay is negative, infinite or NaN.
         """
-        self.add_items([item])
+        self.add_items([item], delay)
 
-    def add_items(self, items: Iterable[Item]) -> None:
+    def add_items(self, items: Iterable[Item], delay: float | None = None) -> None:
         """Add items at the end of the queue, in their order, in one script call.
 
+        Args:
+            items: The items.
+            delay: Seconds, by the server's clock, before the items become available: they
+                wait in ``NAME-delayed`` meanwhile and go to the end of the queue when due
+                (``get_delayed_count`` counts them). ``None`` or 0: available at once.
+
         Raises:
-            TypeError: An item is not str, bytes, int or float.
+            TypeError: An item is not str, bytes, int or float, or delay not a number.
+            ValueError: delay is negative, infinite or NaN.
         """
+        later = 0 if delay is None else delay_ms(check_delay(delay))
         for chunk in chunked(self._new_items(items)):
-            if chunk:
-                self._script(
-                    self._add, [self.keys.queue], [self._pack(chunk)], items=len(chunk)
-                )
+            if chunk and later:
+                args: list[EncodableT] = [later, self._pack(chunk)]
+                self._script(self._delay, self._delay_keys(), args, items=len(chunk))
+            elif chunk:
+                self._add_now(chunk)
+
+    def _add_now(self, chunk: list[Item]) -> None:
+        """Add a chunk of checked items at the end of the queue."""
+        self._script(self._add, [self.keys.queue], [self._pack(chunk)], items=len(chunk))
 
     def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Take up to ``count`` items, oldest first, into this consumer's processing list.
@@ -179,7 +221,11 @@ class Queue(Structure):
                 return as soon as one comes (with whatever else is waiting then, up to
                 count). The wait is one blocking Redis command, not a polling loop, that
                 moves nothing: a task cancelled while waiting loses nothing, and the
-                items are taken by the same script as without a wait.
+                items are taken by the same script as without a wait. With delayed
+                items, the wait ends when the next one is due (the get's script tells
+                when), so the get returns it within milliseconds of its due time. An item
+                this object rejects with a delay while its get waits ends that wait too;
+                one delayed by another object or client is seen when the wait next ends.
 
         Returns:
             The items (``str``, or ``bytes`` from a client that does not decode); an empty
@@ -192,56 +238,86 @@ class Queue(Structure):
         if check_int(count, "count") == 0:
             return []
         blocking = wait is not None and check_wait(wait) > 0
-        items: list[Any] = self._take(count, renew=blocking)
+        items, due = self._take(count, renew=blocking)
         if items or not blocking:
             return items
         deadline = time.monotonic() + float(wait or 0)
         turns = turns_of(self.redis, self.keys.queue)
-        taken = True  # the queue was found empty just now
+        fresh = True  # the queue was found empty just now, and due is up to date
         while (left := deadline - time.monotonic()) > 0:
             if not turns.enter():  # another task of this client blocks on the queue: wait
                 turns.wait(left)
-                taken = False
+                fresh = False
                 continue
             try:
-                items = [] if taken else self._take(count, renew=True)
-                if items:
-                    return items
-                # Block until the queue has an item, moving nothing (the last item goes
-                # back where it was), so that a retried command takes nothing twice.
-                woken = self._read(
-                    "BLMOVE",
-                    self.keys.queue,
-                    self.keys.queue,
-                    "RIGHT",
-                    "RIGHT",
-                    self._block_for(left),
-                    raw=True,  # the item that woke us, as bytes: it may not decode
-                )
-                items = [] if woken is None else self._take(count, renew=True)
-                if items:
-                    return items
+                if not fresh:
+                    items, due = self._take(count, renew=True)
+                    if items:
+                        return items
+                if self._block(left, due):
+                    items, due = self._take(count, renew=True)
+                    if items:
+                        return items
             finally:
                 turns.leave()
-            taken = True  # found empty just now, or taken by another consumer
+            fresh = True  # found empty just now, or taken by another consumer
         return []
 
-    def _take(self, count: int, *, renew: bool) -> list[Any]:
-        """Take up to count items, in calls of at most CHUNK_ITEMS."""
+    def _block(self, left: float, due: int) -> bool:
+        """Wait until an item comes or the next delayed one is due, at most left seconds.
+
+        Args:
+            left: Seconds left to wait.
+            due: Milliseconds until the next delayed item is due; -1: none is delayed.
+
+        Returns:
+            Whether to take now: an item came, or a delayed one is due (or nearly).
+        """
+        due_in = due / 1000
+        if 0 <= due_in <= SLEEP_BEFORE_DUE:
+            time.sleep(min(left, due_in + 0.001))
+            return True
+        until_due = due_in >= 0 and due_in - SLEEP_BEFORE_DUE < left
+        if until_due:
+            left = due_in - SLEEP_BEFORE_DUE
+        # Block until the queue has an item, moving nothing (the last item goes back
+        # where it was), so that a retried command takes nothing twice, and a command
+        # cancelled when this object delays items of its own (a reject) loses nothing.
+        ended, woke = self._blocked.run(
+            lambda: self._read(
+                "BLMOVE",
+                self.keys.queue,
+                self.keys.queue,
+                "RIGHT",
+                "RIGHT",
+                self._block_for(left),
+                raw=True,  # the item that woke us, as bytes: it may not decode
+            )
+        )
+        # Ended: take again; its script tells when the items delayed meanwhile are due.
+        return ended or woke is not None or until_due
+
+    def _take(self, count: int, *, renew: bool) -> tuple[list[Any], int]:
+        """Take up to count items, in calls of at most CHUNK_ITEMS.
+
+        Returns:
+            The items, and when there were none, the milliseconds until the next delayed
+            item is due (-1: none is delayed).
+        """
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
+        keys.append(self.keys.delayed)
         taken: list[Any] = []
         while True:
             want = min(count - len(taken), CHUNK_ITEMS)
-            items = self._items(
-                self._script(
-                    self._get, keys, [want, int(renew)], write=False, items=want, raw=True
-                )
+            replied, due = self._script(
+                self._get, keys, [want, int(renew)], write=False, items=want, raw=True
             )
+            items = self._items(replied)
             if count <= CHUNK_ITEMS:
-                return items
+                return items, int(due)
             taken += items
             if len(items) < want or len(taken) == count:
-                return taken
+                return taken, int(due) if not taken else 0
 
     def heartbeat(self) -> None:
         """Renew this consumer's lease: recovery leaves its items alone while it is alive.
@@ -264,33 +340,76 @@ class Queue(Structure):
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
             self._script(self._ack, keys, [self._pack(checked)], items=len(checked))
 
-    def reject_item(self, item: Item) -> int:
-        """Reject one item: it goes back to the front of the queue (or to the dead letters)."""
-        return self.reject_items([item])
+    def reject_item(self, item: Item, delay: Delay | None = None) -> int:
+        """Reject one item: back to the front of the queue (or to the dead letters).
 
-    def reject_items(self, items: Iterable[Item]) -> int:
+        ``delay``: see ``reject_items``.
+        """
+        return self.reject_items([item], delay)
+
+    def reject_items(self, items: Iterable[Item], delay: Delay | None = None) -> int:
         """Reject a batch: the items go back to the front of the queue, the first taken next.
 
         Only items this consumer holds go back, so rejecting twice queues nothing twice.
         With ``max_deliveries``, an item rejected or recovered that many times goes to the
         dead-letter list instead.
 
+        Args:
+            items: The items, held by this consumer.
+            delay: Seconds, by the server's clock, before the items are available again:
+                they wait with the delayed items meanwhile, then go to the end of the
+                queue. Or a function of an item's failed deliveries (this one included,
+                so 1 at the first reject) that returns its delay. A reject with a delay
+                counts the failed delivery even without ``max_deliveries``, and an
+                acknowledgement forgets it. ``None`` or 0: back at once.
+
         Returns:
             How many of the items went to the dead-letter list (0 without max_deliveries).
+
+        Raises:
+            TypeError: delay (or what the function returns) is not a number.
+            ValueError: delay is negative, infinite or NaN.
         """
         checked = check_items(items)
         if not checked:
             return 0
-        keys = self._return_keys(self.processing_queue_name)
-        args: list[EncodableT] = [self.max_deliveries or 0, self._pack(checked)]
-        return int(self._script(self._reject, keys, args, items=len(checked)))
+        if callable(delay):
+            groups = self._delays_of(checked, delay)
+        else:
+            groups = {0 if delay is None else delay_ms(check_delay(delay)): checked}
+        counted = int(delay is not None and (callable(delay) or next(iter(groups)) > 0))
+        keys = [*self._return_keys(self.processing_queue_name), self.keys.delayed]
+        most = self.max_deliveries or 0
+        if len(groups) == 1:  # one script call, as a reject without delay always is
+            args: list[EncodableT] = [most, self._pack(checked), next(iter(groups)), counted]
+            dead = int(self._script(self._reject, keys, args, items=len(checked)))
+        else:
+            calls = [
+                self._call(self._reject, keys, [most, self._pack(part), later, counted])
+                for later, part in groups.items()
+            ]
+            dead = sum(int(dead) for dead in self._write(calls))
+        if any(groups):  # delayed: this object's waiting gets learn when they are due
+            self._blocked.end()
+        return dead
+
+    def _delays_of(
+        self, items: Sequence[Item], delay: Callable[[int], float]
+    ) -> dict[int, list[Item]]:
+        """Group items by the delay the function gives for their failed deliveries."""
+        counts = self._read("HMGET", self.keys.deliveries, *items)
+        groups: dict[int, list[Item]] = {}
+        for item, count in zip(items, counts, strict=True):
+            later = delay_ms(check_delay(delay(int(count or 0) + 1)))
+            groups.setdefault(later, []).append(item)
+        return groups
 
     def delete_item(self, item: Item, count: int = 0) -> None:
         """Delete an item from the queue, as LREM: every occurrence when ``count`` is 0."""
         self.delete_items([item], count)
 
     def delete_items(self, items: Iterable[Item], count: int = 0) -> None:
-        """Delete items from the queue in one script call.
+        """Delete items waiting in the queue in one script call (not those delayed).
 
         Args:
             items: The items.
@@ -376,8 +495,12 @@ class Queue(Structure):
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
-        keys = self._return_keys(processing)
+        keys = self._recover_keys(processing)
         return self._call(self._recover_list, keys, [max_age, max_deliveries])
+
+    def _recover_keys(self, processing: str) -> list[str]:
+        """The keys of the script that recovers a processing list."""
+        return self._return_keys(processing)
 
     def _return_keys(self, processing: str) -> list[str]:
         """The keys of the scripts that return a processing list's items (reject, requeue)."""

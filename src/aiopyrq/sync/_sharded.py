@@ -9,6 +9,7 @@ import zlib
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiopyrq._delay import check_delay
 from aiopyrq._keys import shard_name
 from aiopyrq.sync import _tasks
 from aiopyrq.sync._base import check_int, check_items, check_name, check_wait
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from redis import ConnectionPool, Redis
     from redis.cluster import RedisCluster
 
+    from aiopyrq._delay import Delay
     from aiopyrq.sync._types import Item, Kind
 
 _UNFINISHED = 64  # unfinished adds remembered, at most
@@ -74,7 +76,7 @@ class ShardedQueue:
         self._early: list[tuple[int, Any]] = []  # items a blocking get moved after another won
         self._blocked: dict[int, _tasks.Task[Any]] = {}
         # Calls that failed on some shards, to finish when made again (see _each).
-        self._unfinished_adds: dict[tuple[Item, ...], tuple[int, frozenset[int]]] = {}
+        self._unfinished_adds: dict[tuple[object, ...], tuple[int, frozenset[int]]] = {}
         self._unfinished_gets: dict[int, int] = {}  # shard -> count its failed get asked
         self._guard = _tasks.guard()  # around the bookkeeping above, between awaits
 
@@ -128,14 +130,23 @@ class ShardedQueue:
         """Return the number of items waiting in all shards."""
         return self._sum(lambda shard: shard.get_count())
 
-    def add_item(self, item: Item) -> None:
-        """Add one item to a shard."""
-        self.add_items([item])
+    def get_delayed_count(self) -> int:
+        """Return the number of delayed items not yet due, in all shards."""
+        return self._sum(lambda shard: shard.get_delayed_count())
 
-    def add_items(self, items: Iterable[Item]) -> None:
-        """Spread items over the shards: one call per shard, all at once."""
+    def add_item(self, item: Item, delay: float | None = None) -> None:
+        """Add one item to a shard (``delay``: as for Queue)."""
+        self.add_items([item], delay)
+
+    def add_items(self, items: Iterable[Item], delay: float | None = None) -> None:
+        """Spread items over the shards: one call per shard, all at once.
+
+        ``delay``: as for Queue; each shard keeps its delayed items.
+        """
+        if delay is not None:
+            check_delay(delay)
         checked = self.shards[0]._new_items(items)  # noqa: SLF001 - every shard checks alike
-        key = tuple(checked)
+        key = (*checked, delay)
         # The same add made again after a failure: the same shards, those done skipped.
         with self._guard:
             unfinished = self._unfinished_adds.pop(key, None)
@@ -144,7 +155,7 @@ class ShardedQueue:
         for position, item in enumerate(checked):
             parts[self._shard_of(item, start, position)].append(item)
         todo = {i: part for i, part in parts.items() if i not in done}
-        added, failed = self._each(lambda shard, part: shard.add_items(part), todo)
+        added, failed = self._each(lambda shard, part: shard.add_items(part, delay), todo)
         if failed:
             with self._guard:
                 self._unfinished_adds[key] = (start, done | set(added))
@@ -237,18 +248,24 @@ class ShardedQueue:
         _, failed = self._each(lambda shard, part: shard.ack_items(part), parts)
         self._hold_again(parts, failed)
 
-    def reject_item(self, item: Item) -> int:
+    def reject_item(self, item: Item, delay: Delay | None = None) -> int:
         """Reject one item: back to the front of its shard (or to its dead letters)."""
-        return self.reject_items([item])
+        return self.reject_items([item], delay)
 
-    def reject_items(self, items: Iterable[Item]) -> int:
+    def reject_items(self, items: Iterable[Item], delay: Delay | None = None) -> int:
         """Reject items, each back to the front of the shard it came from.
+
+        ``delay``: as for Queue, each item delayed in its shard.
 
         Returns:
             How many of the items went to the dead-letter lists.
         """
+        if delay is not None and not callable(delay):
+            check_delay(delay)
         parts = self._by_shard(check_items(items))
-        dead, failed = self._each(lambda shard, part: shard.reject_items(part), parts)
+        dead, failed = self._each(
+            lambda shard, part: shard.reject_items(part, delay), parts
+        )
         self._hold_again(parts, failed)
         return sum(dead.values())
 

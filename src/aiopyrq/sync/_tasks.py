@@ -67,3 +67,19 @@ def stop(tasks: Iterable[Task[Any]]) -> None:
 def guard() -> contextlib.AbstractContextManager[object]:
     """A lock that keeps bookkeeping whole while other threads use the same object."""
     return threading.RLock()
+
+
+class Interruptible:
+    """The sync twin of ``aiopyrq._tasks.Interruptible``, whose calls run to their end.
+
+    A thread blocked reading a socket cannot be stopped without closing the connection, so
+    ``end`` does nothing: a sync waiting get that another call of its object delays an item
+    for finds it at the end of its wait.
+    """
+
+    def run(self, call: Callable[[], _Result]) -> tuple[bool, _Result | None]:
+        """Run the call to its end: (False, its result)."""
+        return False, call()
+
+    def end(self) -> None:
+        """Nothing: calls run to their end here."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 
 Item = str | bytes | int | float
@@ -66,8 +66,13 @@ class Consumable(Protocol):
     def ack_items(self, items: Iterable[Item]) -> None:
         """Acknowledge taken items."""
 
-    def reject_items(self, items: Iterable[Item]) -> int:
-        """Give taken items back; return how many went to the dead letters."""
+    def reject_items(
+        self, items: Iterable[Item], delay: float | Callable[[int], float] | None = None
+    ) -> int:
+        """Give taken items back (after delay seconds); return how many went to the dead letters.
+
+        ``delay`` may be a function of an item's failed deliveries that returns seconds.
+        """
 
     def release(self) -> int:
         """Give back every item this consumer holds; return how many."""

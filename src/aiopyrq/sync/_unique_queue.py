@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from aiopyrq import _scripts
-from aiopyrq.sync._base import check_items, chunked
+from aiopyrq.sync._base import check_items
 from aiopyrq.sync._queue import Queue, check_count
 
 if TYPE_CHECKING:
@@ -20,19 +20,21 @@ class UniqueQueue(Queue):
 
     Adding an item that is already waiting does nothing; once taken, it may be added
     again. A rejected or recovered item that is waiting again meanwhile is not queued
-    twice. The waiting items are also kept in the set ``NAME-unique``.
+    twice. The waiting items are also kept in the set ``NAME-unique``. A delayed item
+    counts as waiting: adding it again while it is delayed does nothing.
 
     Takes the same arguments as Queue.
     """
 
     kind: ClassVar[Kind] = "unique"
 
-    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-4")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-6")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-6")
+    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-5")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-7")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-7")
+    _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-2")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-4")
     _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")
-    _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-2")
+    _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-3")
 
     @property
     def queue_name(self) -> str:
@@ -47,16 +49,26 @@ class UniqueQueue(Queue):
     def _queue_keys(self) -> list[str]:
         return [self.keys.queue, self.keys.unique]
 
-    def add_items(self, items: Iterable[Item]) -> None:
-        """Add the items that are not waiting already, in their order, in one script call.
+    def _delay_keys(self) -> list[str]:
+        return [self.keys.unique, self.keys.delayed]
+
+    def _recover_keys(self, processing: str) -> list[str]:
+        return [*self._return_keys(processing), self.keys.delayed]
+
+    def add_items(self, items: Iterable[Item], delay: float | None = None) -> None:
+        """Add the items that are not waiting already (nor delayed), in their order.
+
+        ``delay``: as for Queue; an item delayed counts as waiting meanwhile.
 
         Raises:
-            TypeError: An item is not str, bytes, int or float.
+            TypeError: An item is not str, bytes, int or float, or delay not a number.
+            ValueError: delay is negative, infinite or NaN.
         """
-        for chunk in chunked(self._new_items(items)):
-            if chunk:
-                args = [self._pack(chunk)]
-                self._script(self._add_unique, self._queue_keys(), args, items=len(chunk))
+        super().add_items(items, delay)
+
+    def _add_now(self, chunk: list[Item]) -> None:
+        args = [self._pack(chunk)]
+        self._script(self._add_unique, self._queue_keys(), args, items=len(chunk))
 
     def delete_item(self, item: Item, count: int = 0) -> None:
         """Delete an item from the queue (``count`` as for Queue: it waits at most once)."""
@@ -74,6 +86,7 @@ class UniqueQueue(Queue):
         check_count(count)
         if checked:
             args = [self._pack(checked)]
-            self._script(self._delete_unique, self._queue_keys(), args, items=len(checked))
+            keys = [*self._queue_keys(), self.keys.delayed]
+            self._script(self._delete_unique, keys, args, items=len(checked))
 
 

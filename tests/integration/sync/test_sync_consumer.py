@@ -188,6 +188,38 @@ def test_failed_items_go_to_dead_letters_after_max_deliveries(client, name, kind
     assert_nothing_held(client, name)
 
 
+def server_ms(client, key):
+    """The server's clock in unix milliseconds (on a cluster: the master of key)."""
+    if hasattr(client, "get_node_from_key"):
+        seconds, micros = client.time(target_nodes=client.get_node_from_key(key))
+    else:
+        seconds, micros = client.time()
+    return seconds * 1000 + micros // 1000
+
+
+@pytest.mark.parametrize("kind", QUEUES)
+def test_a_failed_item_comes_back_after_the_retry_delay(client, name, kind):
+    """A handler that fails twice: each retry comes no sooner than retry_delay, by the server."""
+    queue = QUEUES[kind](name, client)
+    queue.add_item("flaky")
+    seen = []
+
+    def handler(_item):
+        seen.append(server_ms(client, queue.keys.queue))
+        if len(seen) < 3:
+            msg = "downstream is down"
+            raise ConnectionError(msg)
+
+    consumer = Consumer(queue, handler, wait=0.2, retry_delay=lambda deliveries: 0.4 * deliveries)
+    with running(consumer):
+        until(lambda: consumer.stats.acked == 1, "the item handled at its third delivery")
+    assert len(seen) == 3
+    assert seen[1] - seen[0] >= 400
+    assert seen[2] - seen[1] >= 800
+    assert (consumer.stats.failed, consumer.stats.dead_lettered) == (2, 0)
+    assert_nothing_held(client, name)
+
+
 @pytest.mark.parametrize("kind", QUEUES)
 def test_stop_lets_running_handlers_finish(client, name, kind):
     """stop(): running handlers finish within the grace period, are acked; the rest go back."""
