@@ -419,7 +419,10 @@ class Consumer:
         if acker is not None:
             self._acks.close()  # every handler is done: send what is left
             await asyncio.gather(acker, return_exceptions=True)  # bounded: gives up on error
-        for task in upkeep:
+        # The heartbeat and the reaper end after their call under way, which, cut off,
+        # could still reach the server after the release below and leave a lease behind.
+        _, late = await asyncio.wait(upkeep, timeout=self.grace_period)
+        for task in late:
             task.cancel()
         await asyncio.gather(*upkeep, return_exceptions=True)
         self._failures.report()

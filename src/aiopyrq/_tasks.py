@@ -67,13 +67,28 @@ class Interruptible:
     def __init__(self) -> None:
         """No call running yet."""
         self._ends: set[asyncio.Future[None]] = set()
+        self._ended = 0  # how many times end() was called
 
-    async def run(self, call: Callable[[], Awaitable[_Result]]) -> tuple[bool, _Result | None]:
+    def mark(self) -> int:
+        """A mark to give ``run``: the calls it starts end at once if ``end`` came since."""
+        return self._ended
+
+    async def run(
+        self, call: Callable[[], Awaitable[_Result]], since: int
+    ) -> tuple[bool, _Result | None]:
         """Run the call until it returns or ``end`` ends it (then it is cancelled).
 
+        Args:
+            call: The call.
+            since: A ``mark()`` taken before what decided to make the call (a get's take):
+                if ``end`` was called after it, the call is not made.
+
         Returns:
-            Whether ``end`` was called meanwhile, and the call's result (None if cancelled).
+            Whether ``end`` was called meanwhile, and the call's result (None if not made
+            or cancelled).
         """
+        if self._ended != since:
+            return True, None
         running = asyncio.ensure_future(call())
         ended = asyncio.get_running_loop().create_future()
         self._ends.add(ended)
@@ -89,7 +104,8 @@ class Interruptible:
         return ended.done(), running.result()
 
     def end(self) -> None:
-        """End the calls running now; later calls run to their end."""
+        """End the calls running now, and those started with a mark taken before now."""
+        self._ended += 1
         for ended in self._ends:
             if not ended.done():
                 ended.set_result(None)

@@ -238,6 +238,7 @@ class Queue(Structure):
         if check_int(count, "count") == 0:
             return []
         blocking = wait is not None and check_wait(wait) > 0
+        since = self._blocked.mark()  # a reject with a delay after it: take again, not wait
         items, due = self._take(count, renew=blocking)
         if items or not blocking:
             return items
@@ -251,10 +252,12 @@ class Queue(Structure):
                 continue
             try:
                 if not fresh:
+                    since = self._blocked.mark()
                     items, due = self._take(count, renew=True)
                     if items:
                         return items
-                if self._block(left, due):
+                if self._block(left, due, since):
+                    since = self._blocked.mark()
                     items, due = self._take(count, renew=True)
                     if items:
                         return items
@@ -263,12 +266,13 @@ class Queue(Structure):
             fresh = True  # found empty just now, or taken by another consumer
         return []
 
-    def _block(self, left: float, due: int) -> bool:
+    def _block(self, left: float, due: int, since: int) -> bool:
         """Wait until an item comes or the next delayed one is due, at most left seconds.
 
         Args:
             left: Seconds left to wait.
             due: Milliseconds until the next delayed item is due; -1: none is delayed.
+            since: The wait's mark, taken before the take that told ``due``.
 
         Returns:
             Whether to take now: an item came, or a delayed one is due (or nearly).
@@ -292,7 +296,8 @@ class Queue(Structure):
                 "RIGHT",
                 self._block_for(left),
                 raw=True,  # the item that woke us, as bytes: it may not decode
-            )
+            ),
+            since,
         )
         # Ended: take again; its script tells when the items delayed meanwhile are due.
         return ended or woke is not None or until_due

@@ -77,7 +77,11 @@ class Interruptible:
     for finds it at the end of its wait.
     """
 
-    def run(self, call: Callable[[], _Result]) -> tuple[bool, _Result | None]:
+    def mark(self) -> int:
+        """Nothing to mark: ``end`` does nothing here."""
+        return 0
+
+    def run(self, call: Callable[[], _Result], since: int) -> tuple[bool, _Result | None]:  # noqa: ARG002 - the asyncio twin's signature
         """Run the call to its end: (False, its result)."""
         return False, call()
 
