@@ -14,6 +14,7 @@ import math
 from collections import Counter
 
 import pytest
+import redis.asyncio
 from redis.crc import key_slot
 
 from aiopyrq import Queue, ShardedQueue, UniqueQueue
@@ -76,6 +77,27 @@ async def test_waiting_get_wakes_when_due(client, name, kind):
     now = await server_ms(client, queue.keys.queue)
     assert taken == ["soon"]
     assert due <= now < due + BOUND * 1000 / 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_waiting_get_wakes_for_an_item_another_client_delays(
+    client, async_client, name, kind
+):
+    """A get that waits with nothing delayed returns an item another client delays, when due.
+
+    It returns within 2 s of the due time, so it heard of the item (the script that delayed
+    it published its due time): else it would learn of it when its blocking command ends,
+    4.5 s after it began (the client's socket timeout, 5 s, less half a second).
+    """
+    waiter, producer = KINDS[kind](name, client), KINDS[kind](name, async_client)
+    get = asyncio.create_task(waiter.get_items(5, wait=3 * BOUND))
+    await asyncio.sleep(0.3)  # the get is waiting (were it not yet, it would find the item)
+    await producer.add_item("soon", delay=0.5)
+    [(_, due)] = await client.zrange(waiter.keys.delayed, 0, -1, withscores=True)
+    taken = await asyncio.wait_for(get, 3 * BOUND)
+    now = await server_ms(client, waiter.keys.queue)
+    assert taken == ["soon"]
+    assert due <= now < due + 2000
 
 
 async def test_queue_keeps_duplicates_while_delayed(client, name):
@@ -249,6 +271,33 @@ async def test_unique_recovery_of_an_item_delayed_again(client, name):
     assert await alive.get_delayed_count() == 0
     assert await alive.get_items(5) == ["a"]
     assert await client.exists(alive.keys.delayed, alive.set_name) == 0
+
+
+@pytest.mark.standalone_only
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_user_without_channels_delays_and_waits(redis_server, client, name, kind):
+    """A user who may use no channel (ACL) delays items; its waiting get is not woken early.
+
+    Its add publishes nothing and its get cannot listen (subscribing is refused): the item
+    comes all the same, once due, when the get's wait next ends.
+    """
+    user = f"no-channels-{name}"
+    await client.acl_setuser(
+        user, enabled=True, nopass=True, keys=["*"], commands=["+@all"], reset=True
+    )  # no channel: what Redis 7 gives a new user (acl-pubsub-default resetchannels)
+    limited = redis.asyncio.Redis.from_url(
+        redis_server.url, username=user, password="any", decode_responses=True  # noqa: S106
+    )
+    try:
+        waiter, producer = KINDS[kind](name, limited), KINDS[kind](name, limited)
+        get = asyncio.create_task(waiter.get_items(5, wait=BOUND))
+        await asyncio.sleep(0.3)
+        await producer.add_item("later", delay=0.5)
+        assert await asyncio.wait_for(get, BOUND) == ["later"]
+        assert await client.exists(waiter.keys.delayed) == 0
+    finally:
+        await limited.aclose()
+        await client.acl_deluser(user)
 
 
 @pytest.mark.standalone_only

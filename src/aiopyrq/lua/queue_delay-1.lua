@@ -17,7 +17,7 @@ local rcall = redis.call
 --- @include "includes/now"
 --- @include "includes/delayed"
 
-ready({ 'TIME', 'ZADD' })
+ready({ 'TIME', 'ZRANGE', 'ZADD' })
 local items = cmsgpack.unpack(ARGV[2])
 delay_all(KEYS[1], now_ms() + tonumber(ARGV[1]), delayed_members(items, call_key))
 return #items

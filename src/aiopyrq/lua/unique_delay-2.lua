@@ -20,7 +20,7 @@ local rcall = redis.call
 --- @include "includes/now"
 --- @include "includes/delayed"
 
-ready({ 'TYPE', 'TIME', 'SMISMEMBER', 'ZADD', 'SADD' })
+ready({ 'TYPE', 'TIME', 'SMISMEMBER', 'ZRANGE', 'ZADD', 'SADD' })
 check_types({ KEYS[2], 'zset' })
 local items = cmsgpack.unpack(ARGV[2])
 local added, seen = {}, {}

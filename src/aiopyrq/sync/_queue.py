@@ -18,7 +18,7 @@ from aiopyrq.sync._base import (
     check_wait,
     chunked,
 )
-from aiopyrq.sync._tasks import Interruptible
+from aiopyrq.sync._tasks import Interruptible, Listen
 from aiopyrq.sync._turns import turns_of
 
 if TYPE_CHECKING:
@@ -36,6 +36,15 @@ PROCESSING_TIMEOUT = 7200  # seconds
 """Default age of a consumer's last get beyond which its items count as abandoned."""
 
 _ALL = -1  # lease age that selects every processing list
+
+LISTEN_AFTER = 0.05
+"""Seconds a waiting get blocks before it listens for items that other clients delay (it
+subscribes to a channel, on a connection of its own while it waits): a shorter wait costs
+nothing more. An item delayed before it listens is found then (``queue_next_due``)."""
+
+SOONER_MS = 10
+"""How much sooner than the item a waiting get knows of another must be due to end the
+wait: the due times are whole milliseconds, read at different moments."""
 
 SLEEP_BEFORE_DUE = 0.15
 """Seconds before a delayed item is due within which a waiting get sleeps in the process
@@ -87,6 +96,7 @@ class Queue(Structure):
     _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-4")
     _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-6")
     _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-1")
+    _next_due: ClassVar[_scripts.Script] = _scripts.load("queue_next_due-1")
     _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
     _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-5")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
@@ -224,8 +234,12 @@ class Queue(Structure):
                 items are taken by the same script as without a wait. With delayed
                 items, the wait ends when the next one is due (the get's script tells
                 when), so the get returns it within milliseconds of its due time. An item
-                this object rejects with a delay while its get waits ends that wait too;
-                one delayed by another object or client is seen when the wait next ends.
+                that any client delays while the get waits, due sooner, ends the wait
+                too: after ``LISTEN_AFTER`` (50 ms) the get listens on a channel (on a
+                connection of its own while it waits) where the script that delays an
+                item says when it is due. A user who may not subscribe to that channel
+                (ACL) is not told: the get finds such an item when the wait's command
+                ends (at most the client's socket timeout). The sync twin does not listen.
 
         Returns:
             The items (``str``, or ``bytes`` from a client that does not decode); an empty
@@ -256,14 +270,16 @@ class Queue(Structure):
                     items, due = self._take(count, renew=True)
                     if items:
                         return items
-                if self._block(left, due, since):
+                fresh = self._block(left, due, since)
+                if fresh:  # take now; then, found empty or taken by another consumer, wait on
                     since = self._blocked.mark()
                     items, due = self._take(count, renew=True)
                     if items:
                         return items
+                # Else the wait's command timed out (at most the socket timeout), the get's
+                # wait may not: the next turn takes again, to learn when items are due.
             finally:
                 turns.leave()
-            fresh = True  # found empty just now, or taken by another consumer
         return []
 
     def _block(self, left: float, due: int, since: int) -> bool:
@@ -287,6 +303,11 @@ class Queue(Structure):
         # Block until the queue has an item, moving nothing (the last item goes back
         # where it was), so that a retried command takes nothing twice, and a command
         # cancelled when this object delays items of its own (a reject) loses nothing.
+        # After LISTEN_AFTER, listen for items that other clients delay, due sooner.
+        begun = time.monotonic()
+        listen = Listen(
+            self.redis, self.keys.delayed, lambda: self._sooner(due, begun), LISTEN_AFTER
+        )
         ended, woke = self._blocked.run(
             lambda: self._read(
                 "BLMOVE",
@@ -298,9 +319,22 @@ class Queue(Structure):
                 raw=True,  # the item that woke us, as bytes: it may not decode
             ),
             since,
+            listen,
         )
         # Ended: take again; its script tells when the items delayed meanwhile are due.
         return ended or woke is not None or until_due
+
+    def _sooner(self, due: int, since: float) -> bool:
+        """Whether an item is delayed now that is due before ``due`` ms after ``since``.
+
+        Args:
+            due: What the take said before the wait began at ``since`` (monotonic): ms
+                until the next delayed item is due, -1 if none was.
+            since: When the wait began.
+        """
+        due_now = int(self._script(self._next_due, [self.keys.delayed], [], write=False))
+        left = due - (time.monotonic() - since) * 1000
+        return due_now >= 0 and (due < 0 or due_now < left - SOONER_MS)
 
     def _take(self, count: int, *, renew: bool) -> tuple[list[Any], int]:
         """Take up to count items, in calls of at most CHUNK_ITEMS.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -69,6 +70,16 @@ def guard() -> contextlib.AbstractContextManager[object]:
     return threading.RLock()
 
 
+@dataclass(frozen=True)
+class Listen:
+    """The asyncio twin's ``Listen``, which the sync ``Interruptible.run`` does not hear."""
+
+    client: Any
+    channel: str
+    check: Callable[[], bool]
+    after: float
+
+
 class Interruptible:
     """The sync twin of ``aiopyrq._tasks.Interruptible``, whose calls run to their end.
 
@@ -81,8 +92,13 @@ class Interruptible:
         """Nothing to mark: ``end`` does nothing here."""
         return 0
 
-    def run(self, call: Callable[[], _Result], since: int) -> tuple[bool, _Result | None]:  # noqa: ARG002 - the asyncio twin's signature
-        """Run the call to its end: (False, its result)."""
+    def run(
+        self,
+        call: Callable[[], _Result],
+        since: int,  # noqa: ARG002 - the asyncio twin's signature
+        listen: Listen | None = None,  # noqa: ARG002
+    ) -> tuple[bool, _Result | None]:
+        """Run the call to its end, listening to nothing: (False, its result)."""
         return False, call()
 
     def end(self) -> None:

@@ -19,8 +19,14 @@ local function delayed_members(items, call)
   return members
 end
 
--- Adds members due at `due`, in chunks below Lua's limit on a call's arguments.
+-- Adds members due at `due`, in chunks below Lua's limit on a call's arguments. When
+-- they are due before every item delayed so far, publishes `due` on the channel named
+-- as the delayed items' key: the gets that wait in Redis (any client's, see
+-- aiopyrq._tasks.Interruptible.woken) listen there, and take again to learn the new
+-- due time instead of waiting to their end. Publishing is best effort (pcall): a user
+-- that may not publish there only loses that early wake.
 local function delay_all(delayed, due, members)
+  local first = rcall('ZRANGE', delayed, 0, 0, 'WITHSCORES')[2]
   for i = 1, #members, 500 do
     local args = {}
     for j = i, math.min(i + 499, #members) do
@@ -28,5 +34,8 @@ local function delay_all(delayed, due, members)
       args[#args + 1] = members[j]
     end
     rcall('ZADD', delayed, unpack(args))
+  end
+  if #members > 0 and (first == nil or tonumber(first) > due) then
+    redis.pcall('PUBLISH', delayed, due)
   end
 end

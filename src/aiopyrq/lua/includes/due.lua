@@ -12,6 +12,7 @@
 ]]
 --- @include "includes/push"
 --- @include "includes/member"
+--- @include "includes/next_due"
 
 -- The due members, up to limit, the earliest first (a read: call it before any write).
 local function due_members(delayed, now, limit)
@@ -30,13 +31,4 @@ local function move_due(delayed, queue, due, prefixed)
     end
   end
   push_all('LPUSH', queue, due)
-end
-
--- Milliseconds until the next delayed item is due; -1 when none waits.
-local function next_due(delayed, now)
-  local first = rcall('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-  if #first == 0 then
-    return -1
-  end
-  return math.max(0, tonumber(first[2]) - now)
 end
