@@ -62,11 +62,18 @@ def error_reason(error: BaseException) -> str:
     return bounded(f"{type(error).__name__}: {message}" if message else type(error).__name__)
 
 
-def dead_letter(item: Any, record: bytes | str | None) -> DeadLetter:  # noqa: ANN401 - an item
-    """The dead letter of ``item`` from its record as the scripts write it (or none)."""
+def dead_letter(
+    item: Any,  # noqa: ANN401 - an item, as the client reads it
+    record: bytes | str | None,
+    encoding: str = "utf-8",
+) -> DeadLetter:
+    """The dead letter of ``item`` from its record as the scripts write it (or none).
+
+    ``encoding``: that of the client that gave the reason (a reason is sent as text).
+    """
     if record is None:
         return DeadLetter(item)
-    raw = record.decode("utf-8", "replace") if isinstance(record, bytes) else record
+    raw = record.decode(encoding, "replace") if isinstance(record, bytes) else record
     fields: dict[str, Any] = json.loads(raw)
     died_ms = fields.get("died_at")
     deliveries = fields.get("deliveries")

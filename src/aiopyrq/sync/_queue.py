@@ -373,7 +373,8 @@ class Queue(Structure):
                 counts the failed delivery even without ``max_deliveries``, and an
                 acknowledgement forgets it. ``None`` or 0: back at once.
             reason: Why the items failed, kept with those that go to the dead letters
-                (``get_dead_items(details=True)``), cut to ``REASON_LIMIT`` characters.
+                (``get_dead_items(details=True)``), cut to 1,000 characters; ``None`` or
+                empty: none.
 
         Returns:
             How many of the items went to the dead-letter list (0 without max_deliveries).
@@ -561,7 +562,8 @@ class Queue(Structure):
         if not details or not raw:
             return items
         records = self._read("HMGET", self.keys.dead_records, *raw, raw=True)
-        return [dead_letter(*pair) for pair in zip(items, records, strict=True)]
+        encoding = self._encoding[0]
+        return [dead_letter(*pair, encoding) for pair in zip(items, records, strict=True)]
 
     def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:
         """Move dead letters back to the end of the queue, delivery counts and records forgotten.
