@@ -18,23 +18,23 @@ local function count_failures(deliveries, dead, items, max, counted, why)
   if max <= 0 and not counted then
     return items
   end
-  local back, died, records = {}, {}, {}
+  local back, died, counts = {}, {}, {}
   for _, item in ipairs(items) do
     local count = rcall('HINCRBY', deliveries, item, 1)
     if count >= max and max > 0 then
       died[#died + 1] = item
-      records[#records + 1] = item
-      records[#records + 1] = count
+      counts[#died] = count
     else
       back[#back + 1] = item
     end
   end
   if #died > 0 then
-    local died_at = now_ms()
+    local records, died_at = {}, now_ms()
     local reason = why.reason ~= '' and why.reason or nil
-    for i = 2, #records, 2 do
-      records[i] = cjson.encode({ reason = reason, died_at = died_at, deliveries = records[i],
-        consumer = why.consumer })
+    for i, item in ipairs(died) do
+      records[#records + 1] = item
+      records[#records + 1] = cjson.encode({ reason = reason, died_at = died_at,
+        deliveries = counts[i], consumer = why.consumer })
     end
     push_all('RPUSH', dead, died)
     push_all('HDEL', deliveries, died)
