@@ -18,6 +18,7 @@ itself.
 
 from __future__ import annotations
 
+from aiopyrq._dead import DeadLetter
 from aiopyrq._durability import Durability
 from aiopyrq._stats import ConsumerStats
 from aiopyrq.errors import (
@@ -38,6 +39,7 @@ __all__ = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "DeadLetter",
     "Durability",
     "DurabilityError",
     "MissingDependencyError",
