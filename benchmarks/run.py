@@ -47,6 +47,7 @@ CONFIGS = {  # name: (consumer processes, 0 = all in one process; items per get 
 }
 MEASURES = ("throughput", "idle", "consumer", "runtime", "delay", "recovery", "cluster")
 DELAYED = ("queue", "unique")  # the structures that take add_items(..., delay=...)
+OURS = ("aiopyrq", "baseline")  # this library, now and at --baseline
 RUNTIME = {  # the Consumer vs the raw loop, one process: name: Consumer concurrency, 0 = raw
     "raw: 4 tasks get_items(100), ack_items": 0,
     "Consumer, concurrency=10": 10,
@@ -456,7 +457,7 @@ class Bench:
                     await self.memory(rnd, structure, target)
                 if "consumer" in measures and target.name == "aiopyrq":
                     await self.latency(rnd, structure, target, runtime=True)
-                if "delay" in measures and target.name == "aiopyrq" and structure in DELAYED:
+                if "delay" in measures and target.name in OURS and structure in DELAYED:
                     await self.delay(rnd, structure, target)
             await self.runtimes(rnd, order)
             for target in order:
@@ -617,21 +618,21 @@ class Report:
         return f"{statistics.median(memory):.1f} | {self.ratio(memory, original)}"
 
     def delays(self) -> list[str]:
-        """One row per structure: how late a Consumer's handler sees a delayed item."""
+        """One row per structure and target: how late a Consumer's handler sees a delayed item."""
         lines = [
             (
-                "| structure | delay s | runs × items | due → handler p50 ms | p99 ms | max ms "
-                "| earliest ms |"
+                "| structure | target | delay s | runs × items | due → handler p50 ms | p99 ms "
+                "| max ms | earliest ms |"
             ),
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
-        for structure in DELAYED:
-            where = {"structure": structure, "target": "aiopyrq"}
+        for structure, target in itertools.product(DELAYED, OURS):
+            where = {"structure": structure, "target": target}
             if not (p50 := self.values("delay", "p50_ms", **where)):
                 continue
             first = next(s for s in self.samples if s["measure"] == "delay")
             lines.append(
-                f"| {structure} | {first['delay_s']:g} | {len(p50)} × {first['items']} "
+                f"| {structure} | {target} | {first['delay_s']:g} | {len(p50)} × {first['items']} "
                 f"| {statistics.median(p50):.2f} "
                 f"| {spread(self.values('delay', 'p99_ms', **where), 2)} "
                 f"| {max(self.values('delay', 'max_ms', **where)):.2f} "
