@@ -29,7 +29,7 @@ def keys_used(text: str) -> set[int]:
 
 def test_there_are_scripts():
     """The package ships the scripts of Queue, UniqueQueue and Pool."""
-    assert {"queue_get-4", "unique_get-5", "pool_get-1"} <= set(SCRIPT_NAMES)
+    assert {"queue_get-7", "unique_get-8", "pool_get-1"} <= set(SCRIPT_NAMES)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -226,16 +226,25 @@ def test_no_lua_in_python_sources():
 READY = re.compile(r"^ready\(\{([^}]*)\}\)$", re.MULTILINE)
 QUOTED = re.compile(r"'([A-Z]+)'")
 NOT_COMMANDS = {"LIMIT", "WITHSCORES"}  # arguments of ZRANGEBYSCORE and ZRANGE
+LIMIT_COMMANDS = re.compile(r"^local LIMIT_COMMANDS = \{([^}]*)\}$", re.MULTILINE)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_script_checks_every_command_it_uses(name):
-    """A script calls ready() once, with exactly the commands its source names (ACL checks)."""
+    """A script calls ready() once, with exactly the commands its source names (ACL checks).
+
+    The limits (includes/limits) check their own commands, only when a call uses them:
+    each of their entry points calls ``ready(LIMIT_COMMANDS)`` before the first write.
+    """
     source = _scripts.expand(name)  # the script's own source; the wrapper checks its own
     [listed] = READY.findall(source)
     checked = set(QUOTED.findall(listed))
     assert len(checked) == len(QUOTED.findall(listed)), "a command listed twice"
     rest = READY.sub("", source)
+    for limits in LIMIT_COMMANDS.findall(source):
+        checked |= set(QUOTED.findall(limits))
+        rest = LIMIT_COMMANDS.sub("", rest)
+        assert rest.count("ready(LIMIT_COMMANDS)") == 2  # the get's, the frees'
     assert checked == set(QUOTED.findall(rest)) - NOT_COMMANDS
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiopyrq import _scripts
 from aiopyrq._delay import check_delay, delay_ms
 from aiopyrq._keys import new_consumer_id
+from aiopyrq._limits import CAP_REACHED, check_rate_limit, limit_args
 from aiopyrq.sync._base import (
     CHUNK_ITEMS,
     Structure,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from aiopyrq._delay import Delay
     from aiopyrq._durability import Durability
+    from aiopyrq._limits import RateLimit
     from aiopyrq.sync._types import Item, Kind
 
 PROCESSING_TIMEOUT = 7200  # seconds
@@ -73,6 +75,14 @@ class Queue(Structure):
         max_deliveries: Dead letters: an item rejected or recovered this many times goes
             to the dead-letter list ``NAME-dead`` instead of back to the queue. ``None``
             (the default) keeps every item in the queue, as the original library did.
+        max_in_flight: At most this many items held by all the consumers of the queue at
+            once (taken, not yet acknowledged, rejected or recovered), counted in Redis
+            (``NAME-in-flight``); a get takes what room is left. ``None``: no cap.
+        rate_limit: ``(count, seconds)``: at most count items handed out by all the
+            consumers' gets in any span of that many seconds, by the server's clock (a
+            sliding window in ``NAME-rate``). ``None``: no limit. Both limits hold only
+            for consumers made with them: give every consumer of a limited queue the
+            same (see docs/concepts/limits.md).
 
     Raises:
         TypeError: An argument has the wrong type, or an option is given twice.
@@ -84,16 +94,16 @@ class Queue(Structure):
     shard_names: ClassVar[tuple[str, ...]] = ()
 
     _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
-    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-4")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-6")
+    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-7")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-8")
     _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-1")
     _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-5")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-7")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
     _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-1")
-    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-3")
-    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5")
+    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-4")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
     _reset: ClassVar[_scripts.Script] = _scripts.load("queue_reset-2")
@@ -114,6 +124,8 @@ class Queue(Structure):
         max_retry_rollback: int | None = None,
         max_timeout_in_queue: int | None = None,
         max_deliveries: int | None = None,
+        max_in_flight: int | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -134,6 +146,12 @@ class Queue(Structure):
             if max_deliveries is None
             else check_int(max_deliveries, "max_deliveries", minimum=1)
         )
+        self.max_in_flight = (
+            None if max_in_flight is None else check_int(max_in_flight, "max_in_flight", minimum=1)
+        )
+        self.rate_limit = check_rate_limit(rate_limit)
+        self._limit_args = limit_args(self.max_in_flight, self.rate_limit)
+        self._cap_args: list[EncodableT] = [] if max_in_flight is None else [max_in_flight]
         self.client_id = new_consumer_id()
         self.processing_queue_name = self.keys.processing(self.client_id)
         self._blocked = Interruptible()  # this object's gets blocked in Redis
@@ -226,6 +244,15 @@ class Queue(Structure):
                 when), so the get returns it within milliseconds of its due time. An item
                 this object rejects with a delay while its get waits ends that wait too;
                 one delayed by another object or client is seen when the wait next ends.
+                With limits, a get that finds no room waits for it, within wait: for
+                the rate limit, it sleeps until the script says the next item may go
+                (the oldest get of the window leaves it); at the in-flight cap, it
+                blocks in Redis on ``NAME-in-flight-freed``, where each ack, reject or
+                recovery of a capped consumer puts a token per item it frees.
+
+        With ``max_in_flight`` or ``rate_limit``, a get takes only what the limits leave
+        room for, over every consumer: it may return fewer items than count, or none
+        without wait though items are waiting.
 
         Returns:
             The items (``str``, or ``bytes`` from a client that does not decode); an empty
@@ -239,7 +266,7 @@ class Queue(Structure):
             return []
         blocking = wait is not None and check_wait(wait) > 0
         since = self._blocked.mark()  # a reject with a delay after it: take again, not wait
-        items, due = self._take(count, renew=blocking)
+        items, due, limit = self._take(count, renew=blocking)
         if items or not blocking:
             return items
         deadline = time.monotonic() + float(wait or 0)
@@ -253,12 +280,12 @@ class Queue(Structure):
             try:
                 if not fresh:
                     since = self._blocked.mark()
-                    items, due = self._take(count, renew=True)
+                    items, due, limit = self._take(count, renew=True)
                     if items:
                         return items
-                if self._block(left, due, since):
+                if self._block(left, due, limit, since):
                     since = self._blocked.mark()
-                    items, due = self._take(count, renew=True)
+                    items, due, limit = self._take(count, renew=True)
                     if items:
                         return items
             finally:
@@ -266,17 +293,20 @@ class Queue(Structure):
             fresh = True  # found empty just now, or taken by another consumer
         return []
 
-    def _block(self, left: float, due: int, since: int) -> bool:
+    def _block(self, left: float, due: int, limit: int, since: int) -> bool:
         """Wait until an item comes or the next delayed one is due, at most left seconds.
 
         Args:
             left: Seconds left to wait.
             due: Milliseconds until the next delayed item is due; -1: none is delayed.
+            limit: -1: within the limits; else what to wait for (see ``_wait_for_room``).
             since: The wait's mark, taken before the take that told ``due``.
 
         Returns:
             Whether to take now: an item came, or a delayed one is due (or nearly).
         """
+        if limit != -1:
+            return self._wait_for_room(left, limit, since)
         due_in = due / 1000
         if 0 <= due_in <= SLEEP_BEFORE_DUE:
             time.sleep(min(left, due_in + 0.001))
@@ -302,27 +332,50 @@ class Queue(Structure):
         # Ended: take again; its script tells when the items delayed meanwhile are due.
         return ended or woke is not None or until_due
 
-    def _take(self, count: int, *, renew: bool) -> tuple[list[Any], int]:
+    def _wait_for_room(self, left: float, limit: int, since: int) -> bool:
+        """Wait, at most left seconds, until the limits may let an item through.
+
+        Args:
+            left: Seconds left to wait.
+            limit: ``CAP_REACHED``: block until an ack, reject or recovery frees room (a
+                token in ``NAME-in-flight-freed``); else milliseconds to sleep until the
+                rate limit lets the next item through.
+            since: The wait's mark: a reject with a delay by this object ends the wait.
+
+        Returns:
+            True: take again.
+        """
+        if limit == CAP_REACHED:
+            freed = self.keys.in_flight_freed
+            self._blocked.run(
+                lambda: self._read("BLPOP", freed, self._block_for(left)), since
+            )
+        else:
+            time.sleep(min(left, limit / 1000))
+        return True
+
+    def _take(self, count: int, *, renew: bool) -> tuple[list[Any], int, int]:
         """Take up to count items, in calls of at most CHUNK_ITEMS.
 
         Returns:
-            The items, and when there were none, the milliseconds until the next delayed
-            item is due (-1: none is delayed).
+            The items; when there were none, the milliseconds until the next delayed item
+            is due (-1: none is delayed); and -1, or what the limits say to wait for
+            (``_wait_for_room``).
         """
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-        keys.append(self.keys.delayed)
+        keys += [self.keys.delayed, *self.keys.limits]
+        args: list[EncodableT] = [0, int(renew), *self._limit_args]
         taken: list[Any] = []
         while True:
-            want = min(count - len(taken), CHUNK_ITEMS)
-            replied, due = self._script(
-                self._get, keys, [want, int(renew)], write=False, items=want, raw=True
-            )
-            items = self._items(replied)
+            args[0] = want = min(count - len(taken), CHUNK_ITEMS)
+            reply = self._script(self._get, keys, args, write=False, items=want, raw=True)
+            items = self._items(reply[0])
+            limit = int(reply[2]) if len(reply) > 2 else -1  # noqa: PLR2004 - the limits' part
             if count <= CHUNK_ITEMS:
-                return items, int(due)
+                return items, int(reply[1]), limit
             taken += items
             if len(items) < want or len(taken) == count:
-                return taken, int(due) if not taken else 0
+                return taken, int(reply[1]) if not taken else 0, limit
 
     def heartbeat(self) -> None:
         """Renew this consumer's lease: recovery leaves its items alone while it is alive.
@@ -343,7 +396,9 @@ class Queue(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
-            self._script(self._ack, keys, [self._pack(checked)], items=len(checked))
+            keys += self._held_keys()
+            args = [self._pack(checked), *self._cap_args]
+            self._script(self._ack, keys, args, items=len(checked))
 
     def reject_item(self, item: Item, delay: Delay | None = None) -> int:
         """Reject one item: back to the front of the queue (or to the dead letters).
@@ -384,13 +439,14 @@ class Queue(Structure):
             groups = {0 if delay is None else delay_ms(check_delay(delay)): checked}
         counted = int(delay is not None and (callable(delay) or next(iter(groups)) > 0))
         keys = [*self._return_keys(self.processing_queue_name), self.keys.delayed]
-        most = self.max_deliveries or 0
+        keys += self._held_keys()
+        most, cap = self.max_deliveries or 0, self._cap_args
         if len(groups) == 1:  # one script call, as a reject without delay always is
-            args: list[EncodableT] = [most, self._pack(checked), next(iter(groups)), counted]
+            args: list[EncodableT] = [most, self._pack(checked), next(iter(groups)), counted, *cap]
             dead = int(self._script(self._reject, keys, args, items=len(checked)))
         else:
             calls = [
-                self._call(self._reject, keys, [most, self._pack(part), later, counted])
+                self._call(self._reject, keys, [most, self._pack(part), later, counted, *cap])
                 for later, part in groups.items()
             ]
             dead = sum(int(dead) for dead in self._write(calls))
@@ -495,13 +551,21 @@ class Queue(Structure):
         return recovered
 
     def _recovery(self, processing: str, max_age: int, *, drop: bool) -> _scripts.Call:
+        cap = self.max_in_flight or 0
         if drop:
-            return self._call(self._drop, [processing, self.keys.timeouts], [max_age])
+            keys = [processing, self.keys.timeouts, *self._held_keys()]
+            return self._call(self._drop, keys, [max_age, cap])
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
-        keys = self._recover_keys(processing)
-        return self._call(self._recover_list, keys, [max_age, max_deliveries])
+        keys = [*self._recover_keys(processing), *self._held_keys()]
+        return self._call(
+            self._recover_list, keys, [max_age, max_deliveries, self.max_in_flight or 0]
+        )
+
+    def _held_keys(self) -> list[str]:
+        """The keys of the in-flight cap, last in the scripts that free held items."""
+        return [self.keys.in_flight, self.keys.in_flight_freed]
 
     def _recover_keys(self, processing: str) -> list[str]:
         """The keys of the script that recovers a processing list."""

@@ -28,9 +28,9 @@ class UniqueQueue(Queue):
 
     kind: ClassVar[Kind] = "unique"
 
-    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-5")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-7")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-7")
+    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-8")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-9")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-9")
     _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-2")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-4")
     _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")

@@ -10,10 +10,13 @@
     KEYS[5] deliveries hash (item -> failed deliveries)
     KEYS[6] dead-letter list
     KEYS[7] delayed items (sorted set: item -> due unix time in ms)
+    KEYS[8] in-flight counts (includes/limits)
+    KEYS[9] in-flight tokens of freed room (includes/limits)
     ARGV[1] max_deliveries; 0: no dead letters
     ARGV[2] the items, packed: a msgpack array of strings
     ARGV[3] delay in milliseconds; 0: back to the front of the queue now
     ARGV[4] 1: count the failed delivery even without max_deliveries
+    ARGV[5] max_in_flight (absent: no cap)
 
   Output:
     how many items went to the dead-letter list
@@ -22,12 +25,14 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/reject"
+--- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
   'SADD', 'ZADD' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
     KEYS[6], 'list', KEYS[7], 'zset' })
-return reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
+local held = held_before(KEYS[8], KEYS[9], KEYS[3], ARGV[5])
+return held_after(held, reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
   cmsgpack.unpack(ARGV[2]), function(items)
     local back = {}
     for _, item in ipairs(items) do
@@ -36,4 +41,4 @@ return reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
       end
     end
     return back
-  end, reject_later(KEYS[7], ARGV[3], ARGV[4], nil))
+  end, reject_later(KEYS[7], ARGV[3], ARGV[4], nil)))

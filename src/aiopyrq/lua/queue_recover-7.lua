@@ -10,8 +10,11 @@
     KEYS[3] timeouts hash
     KEYS[4] deliveries hash (item -> failed deliveries)
     KEYS[5] dead-letter list
+    KEYS[6] in-flight counts (includes/limits)
+    KEYS[7] in-flight tokens of freed room (includes/limits)
     ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
     ARGV[2] max_deliveries; 0: no dead letters
+    ARGV[3] max_in_flight; 0: no cap (the list's count is dropped all the same)
 
   Output:
     how many items the list held
@@ -20,9 +23,11 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/recover"
+--- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list' })
-return recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), tonumber(ARGV[2]),
+local held = held_before(KEYS[6], KEYS[7], KEYS[2], ARGV[3])
+return held_after(held, recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), tonumber(ARGV[2]),
   function(items) return items end,
-  function(items) push_all('RPUSH', KEYS[1], items) end)
+  function(items) push_all('RPUSH', KEYS[1], items) end))
