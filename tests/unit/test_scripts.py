@@ -226,7 +226,9 @@ def test_no_lua_in_python_sources():
 READY = re.compile(r"^ready\(\{([^}]*)\}\)$", re.MULTILINE)
 QUOTED = re.compile(r"'([A-Z]+)'")
 NOT_COMMANDS = {"LIMIT", "WITHSCORES"}  # arguments of ZRANGEBYSCORE and ZRANGE
-LIMIT_COMMANDS = re.compile(r"^local LIMIT_COMMANDS = \{([^}]*)\}$", re.MULTILINE)
+LIMITS_READY = re.compile(
+    r"^local function limits_ready\(\)\n  ready\(\{([^}]*)\}\)$", re.MULTILINE
+)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -234,17 +236,17 @@ def test_script_checks_every_command_it_uses(name):
     """A script calls ready() once, with exactly the commands its source names (ACL checks).
 
     The limits (includes/limits) check their own commands, only when a call uses them:
-    each of their entry points calls ``ready(LIMIT_COMMANDS)`` before the first write.
+    each of their entry points calls ``limits_ready()`` before the first write.
     """
     source = _scripts.expand(name)  # the script's own source; the wrapper checks its own
     [listed] = READY.findall(source)
     checked = set(QUOTED.findall(listed))
     assert len(checked) == len(QUOTED.findall(listed)), "a command listed twice"
     rest = READY.sub("", source)
-    for limits in LIMIT_COMMANDS.findall(source):
+    for limits in LIMITS_READY.findall(source):
         checked |= set(QUOTED.findall(limits))
-        rest = LIMIT_COMMANDS.sub("", rest)
-        assert rest.count("ready(LIMIT_COMMANDS)") == 2  # the get's, the frees'
+        rest = LIMITS_READY.sub("", rest)
+        assert rest.count("limits_ready()") == 2  # the get's, the frees'
     assert checked == set(QUOTED.findall(rest)) - NOT_COMMANDS
 
 

@@ -19,8 +19,11 @@
 --- @include "includes/ready"
 --- @include "includes/types"
 
-local LIMIT_COMMANDS = { 'TYPE', 'TIME', 'HVALS', 'HGET', 'HSET', 'HDEL', 'LLEN', 'LPUSH', 'LTRIM',
-  'DEL', 'PEXPIRE', 'ZRANGE', 'ZREVRANGEBYSCORE', 'ZRANGEBYSCORE', 'ZADD', 'ZREMRANGEBYSCORE' }
+-- The commands of the limits, checked only by a call that uses them (includes/ready).
+local function limits_ready()
+  ready({ 'TYPE', 'TIME', 'HVALS', 'HGET', 'HSET', 'HDEL', 'LLEN', 'LPUSH', 'LTRIM', 'DEL',
+    'PEXPIRE', 'ZRANGE', 'ZREVRANGEBYSCORE', 'ZRANGEBYSCORE', 'ZADD', 'ZREMRANGEBYSCORE' })
+end
 local FREED_TTL_MS = 60000 -- tokens nobody waited for go after this
 
 -- The get's reads: how many of count items it may take, and what limits_after needs
@@ -31,7 +34,7 @@ local function limits_before(rate, in_flight, freed, count, cap, per, period)
   if cap == nil then
     return count, nil
   end
-  ready(LIMIT_COMMANDS)
+  limits_ready()
   local state = { cap = tonumber(cap), per = tonumber(per), period = tonumber(period), wait = -1 }
   if state.cap > 0 then
     check_types({ freed, 'list' })
@@ -49,22 +52,23 @@ local function limits_before(rate, in_flight, freed, count, cap, per, period)
     local time = rcall('TIME')
     local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
     local last = rcall('ZRANGE', rate, -1, -1, 'WITHSCORES')
+    local taken = 0
     state.total, state.now = 0, now
     if #last > 0 then
       state.total, state.now = tonumber(last[1]), math.max(now, tonumber(last[2]))
       local base = rcall('ZREVRANGEBYSCORE', rate, state.now - state.period, '-inf', 'LIMIT', 0, 1,
         'WITHSCORES')
-      local taken = state.total
+      taken = state.total
       if #base > 0 then
         state.base, taken = tonumber(base[2]), state.total - tonumber(base[1])
       end
-      if taken >= state.per then
-        local oldest = rcall('ZRANGEBYSCORE', rate, '(' .. (state.now - state.period), '+inf',
-          'LIMIT', 0, 1, 'WITHSCORES')
-        state.wait = math.ceil((tonumber(oldest[2]) + state.period - state.now) / 1000)
-      end
-      count = math.min(count, math.max(0, state.per - taken))
     end
+    if taken >= state.per then
+      local oldest = rcall('ZRANGEBYSCORE', rate, '(' .. (state.now - state.period), '+inf',
+        'LIMIT', 0, 1, 'WITHSCORES')
+      state.wait = math.ceil((tonumber(oldest[2]) + state.period - state.now) / 1000)
+    end
+    count = math.min(count, math.max(0, state.per - taken))
   end
   return count, state
 end
@@ -98,7 +102,7 @@ local function held_before(in_flight, freed, processing, cap)
   if cap == nil then
     return nil
   end
-  ready(LIMIT_COMMANDS)
+  limits_ready()
   check_types({ freed, 'list' })
   local held = tonumber(rcall('HGET', in_flight, processing) or 0)
   return { in_flight = in_flight, freed = freed, processing = processing, cap = tonumber(cap),
