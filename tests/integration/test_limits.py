@@ -293,7 +293,7 @@ async def test_consumers_in_processes_never_exceed_the_cap(client, name, redis_s
         lists = [key for keys in fleet.lists.values() for key in keys]
         sampled = []
         processes = asyncio.gather(*(p.wait() for p in fleet.live.values()))
-        await client.set(f"{name}-go", 1)
+        await client.rpush(f"{name}-go", 1, 1)  # one token per process
         while not processes.done():
             sampled.append(int(await client.eval(SUM_LENGTHS, len(lists), *lists)))
         assert await asyncio.wait_for(processes, BOUND) == [0, 0]

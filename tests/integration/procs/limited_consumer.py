@@ -6,8 +6,9 @@ Usage::
 
 Each of TASKS tasks is a Queue NAME of its own with ``max_in_flight=CAP``. It takes up to 2
 items at a time (waiting up to 0.2 s), records them (RPUSH to ``NAME-done``), holds them a
-few milliseconds, then acknowledges them; it starts once the key ``NAME-go`` exists, and
-exits once a get returns nothing and the key ``NAME-end`` exists. With ``--hold``, one task takes CAP items and holds them until killed.
+few milliseconds, then acknowledges them. The process starts once it pops a token from the
+list ``NAME-go``, and ends once a get returns nothing and the key ``NAME-end`` exists. With
+``--hold``, one task takes CAP items and holds them until killed.
 
 It prints ``READY <processing lists>`` before its first get, ``HOLDING <n>`` with --hold.
 """
@@ -45,8 +46,7 @@ async def main(url: str, name: str, cap: int, tasks: int, *, hold: bool) -> None
             print("HOLDING", len(await queues[0].get_items(cap)), flush=True)  # noqa: T201
             await asyncio.sleep(HOLD_SECONDS)
             return
-        while not await client.exists(f"{name}-go"):
-            await asyncio.sleep(0.01)
+        await client.blpop([f"{name}-go"], HOLD_SECONDS)
         await asyncio.gather(*(consume(queue, client) for queue in queues))
 
 
