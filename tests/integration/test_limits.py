@@ -323,3 +323,21 @@ async def test_a_killed_consumer_holds_its_room_until_recovered(client, name, re
     await client.hset(survivor.keys.timeouts, victim, now - 100)
     assert await survivor.re_enqueue_timeout_items(50) == cap
     assert len(await survivor.get_items(10)) == cap
+
+
+async def test_the_window_keeps_microseconds_and_never_goes_back(client, name):
+    """The window's times are exact to the µs, and a server clock that went back (a get
+    recorded later than now) does not reopen it: the window counts from its newest get."""
+    queue = Queue(name, client, rate_limit=(5, 1.0))
+    await queue.add_items(items_named(6))
+    later = 4102444800123456  # µs, in 2100: 16 digits, more than Lua's 14-digit numbers keep
+    window = {"00000000000000004": later - 999_990, "00000000000000005": later}
+    await client.zadd(queue.keys.rate, window)
+    assert await queue.get_items(1) == []  # the five items are 10 µs inside the window
+    await client.zadd(queue.keys.rate, {"00000000000000004": later - 1_000_000})
+    assert len(await queue.get_items(6)) == 4  # the get of four left it: room for four
+    assert await client.zrange(queue.keys.rate, 0, -1, withscores=True) == [
+        ("00000000000000004", later - 1_000_000),  # kept: the count before the window
+        ("00000000000000005", later),
+        ("00000000000000009", later),
+    ]

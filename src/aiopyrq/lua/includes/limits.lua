@@ -26,6 +26,11 @@ local function limits_ready()
 end
 local FREED_TTL_MS = 60000 -- tokens nobody waited for go after this
 
+-- A time in µs as an argument: exact (Lua's own conversion keeps 14 digits, 100 µs here).
+local function exact(prefix, number)
+  return prefix .. string.format('%.0f', number)
+end
+
 -- The get's reads: how many of count items it may take, and what limits_after needs
 -- (nil without limits). cap: max_in_flight (0: none); per, period: the rate limit
 -- (per 0: none). The state's wait: -1 within the limits, -2 the cap is reached, else
@@ -56,17 +61,17 @@ local function limits_before(rate, in_flight, freed, count, cap, per, period)
     state.total, state.now = 0, now
     if #last > 0 then
       state.total, state.now = tonumber(last[1]), math.max(now, tonumber(last[2]))
-      local base = rcall('ZREVRANGEBYSCORE', rate, state.now - state.period, '-inf', 'LIMIT', 0, 1,
-        'WITHSCORES')
+      local base = rcall('ZREVRANGEBYSCORE', rate, exact('', state.now - state.period), '-inf',
+        'LIMIT', 0, 1, 'WITHSCORES')
       taken = state.total
       if #base > 0 then
         state.base, taken = tonumber(base[2]), state.total - tonumber(base[1])
       end
     end
-    if taken >= state.per then
-      local oldest = rcall('ZRANGEBYSCORE', rate, '(' .. (state.now - state.period), '+inf',
+    if taken >= state.per then -- the window's oldest get leaves it first, by the clock
+      local oldest = rcall('ZRANGEBYSCORE', rate, exact('(', state.now - state.period), '+inf',
         'LIMIT', 0, 1, 'WITHSCORES')
-      state.wait = math.ceil((tonumber(oldest[2]) + state.period - state.now) / 1000)
+      state.wait = math.max(1, math.ceil((tonumber(oldest[2]) + state.period - now) / 1000))
     end
     count = math.min(count, math.max(0, state.per - taken))
   end
@@ -86,9 +91,9 @@ local function limits_after(reply, state, rate, in_flight, freed, processing)
   end
   if state.per > 0 and taken > 0 then
     if state.base then
-      rcall('ZREMRANGEBYSCORE', rate, '-inf', '(' .. state.base)
+      rcall('ZREMRANGEBYSCORE', rate, '-inf', exact('(', state.base))
     end
-    rcall('ZADD', rate, state.now, string.format('%017.0f', state.total + taken))
+    rcall('ZADD', rate, exact('', state.now), string.format('%017.0f', state.total + taken))
     rcall('PEXPIRE', rate, math.ceil(state.period / 1000) + 1000)
   end
   reply[3] = state.wait
