@@ -17,8 +17,11 @@ if TYPE_CHECKING:
 RateLimit = tuple[int, float]
 """``(count, seconds)``: at most count items handed out in any span of that many seconds."""
 
+WITHIN_LIMITS = -1
+"""The get's script: the limits left room (or there are none)."""
+
 CAP_REACHED = -2
-"""The get's script: the in-flight cap is reached (else -1, or ms until the next item)."""
+"""The get's script: the in-flight cap is reached (else WITHIN_LIMITS, or ms to wait)."""
 
 
 def check_rate_limit(value: object) -> RateLimit | None:

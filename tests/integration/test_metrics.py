@@ -98,7 +98,6 @@ async def test_metrics_during_and_after_a_consumer_run(redis_server, client, nam
     task = asyncio.create_task(consumer.run(handle_signals=False))
     try:
         await until(lambda: consumer.stats.delivered == 5, "5 items delivered")
-
         # 5 handlers waiting at the gate, and the next batch of 5 fetched ahead of them
         async def fetched_ahead() -> bool:
             return await client.llen(name) == 18  # 30 - 2 with the silent one - 10

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiopyrq import _scripts
 from aiopyrq._delay import check_delay, delay_ms
 from aiopyrq._keys import new_consumer_id
-from aiopyrq._limits import CAP_REACHED, check_rate_limit, limit_args
+from aiopyrq._limits import CAP_REACHED, WITHIN_LIMITS, check_rate_limit, limit_args
 from aiopyrq.sync._base import (
     CHUNK_ITEMS,
     Structure,
@@ -299,13 +299,13 @@ class Queue(Structure):
         Args:
             left: Seconds left to wait.
             due: Milliseconds until the next delayed item is due; -1: none is delayed.
-            limit: -1: within the limits; else what to wait for (see ``_wait_for_room``).
+            limit: ``WITHIN_LIMITS``, or what to wait for (see ``_wait_for_room``).
             since: The wait's mark, taken before the take that told ``due``.
 
         Returns:
             Whether to take now: an item came, or a delayed one is due (or nearly).
         """
-        if limit != -1:
+        if limit != WITHIN_LIMITS:
             return self._wait_for_room(left, limit, since)
         due_in = due / 1000
         if 0 <= due_in <= SLEEP_BEFORE_DUE:
@@ -359,7 +359,7 @@ class Queue(Structure):
 
         Returns:
             The items; when there were none, the milliseconds until the next delayed item
-            is due (-1: none is delayed); and -1, or what the limits say to wait for
+            is due (-1: none is delayed); and WITHIN_LIMITS, or what the limits say to wait for
             (``_wait_for_room``).
         """
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
@@ -370,7 +370,7 @@ class Queue(Structure):
             args[0] = want = min(count - len(taken), CHUNK_ITEMS)
             reply = self._script(self._get, keys, args, write=False, items=want, raw=True)
             items = self._items(reply[0])
-            limit = int(reply[2]) if len(reply) > 2 else -1  # noqa: PLR2004 - the limits' part
+            limit = int(reply[2]) if len(reply) > 2 else WITHIN_LIMITS  # noqa: PLR2004 - the limits' part
             if count <= CHUNK_ITEMS:
                 return items, int(reply[1]), limit
             taken += items

@@ -92,7 +92,9 @@ def state(client, name):
 
 def set_lease(client, queue, age):
     """Pretend the consumer's last get was ``age`` seconds ago."""
-    client.hset(queue.timeouts_hash_name, queue.processing_queue_name, server_now(client) - age)
+    client.hset(
+        queue.timeouts_hash_name, queue.processing_queue_name, server_now(client) - age
+    )
 
 
 def hold_twice(queue):
