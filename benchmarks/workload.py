@@ -345,7 +345,8 @@ async def recovery(args: argparse.Namespace, client: Client) -> dict[str, Any]:
 async def ratelimit(args: argparse.Namespace, client: Client) -> dict[str, Any]:
     """Consumer tasks, each its own Queue with ``rate_limit``, take every item added first.
 
-    Each get's items are stamped with the time its reply came (``times``, one per item).
+    Each get that took items is reported as ``[sent, replied, items]`` (``gets``): its items
+    were taken by the server between the two times.
     """
     import aiopyrq  # noqa: PLC0415 - this project's only
 
@@ -355,26 +356,23 @@ async def ratelimit(args: argparse.Namespace, client: Client) -> dict[str, Any]:
     for begin in range(0, len(ids), args.add_batch):
         await queues[0].add_items(ids[begin : begin + args.add_batch])
     got: list[str] = []
-    times: list[float] = []
+    gets: list[tuple[float, float, int]] = []
 
     async def take(queue: aiopyrq.Queue) -> None:
         while len(got) < args.items:
+            sent = time.time()
             items = await queue.get_items(args.get_batch, wait=0.2)
-            stamp = time.time()
+            if items:
+                gets.append((sent, time.time(), len(items)))
             got.extend(items)
-            times.extend([stamp] * len(items))
             await queue.ack_items(items)
 
     print("ready", flush=True)
     sys.stdin.readline()
     cpu = time.process_time()
     await asyncio.wait_for(asyncio.gather(*(take(q) for q in queues)), HOLD_LIMIT)
-    return {
-        "received": got,
-        "times": times,
-        "t_last": max(times),
-        "cpu_s": time.process_time() - cpu,
-    }
+    last = max(replied for _, replied, _ in gets)
+    return {"received": got, "gets": gets, "t_last": last, "cpu_s": time.process_time() - cpu}
 
 
 async def calls(client: Client) -> int:

@@ -95,15 +95,19 @@ class Queue(Structure):
     shard_names: ClassVar[tuple[str, ...]] = ()
 
     _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
-    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-7")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-8")
+    # Without limits, the get, ack and reject go without the limits' keys (_scripts.load).
+    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-7", keys=4)
+    _get_limited: ClassVar[_scripts.Script] = _scripts.load("queue_get-7")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-8", keys=6)
+    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("queue_reject-8")
     _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-1")
     _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
     _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-7")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
     _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-1")
-    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5", keys=3)
+    _ack_capped: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5")
     _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-4")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
@@ -364,12 +368,15 @@ class Queue(Structure):
             (``_wait_for_room``).
         """
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-        keys += [self.keys.delayed, *self.keys.limits]
+        keys.append(self.keys.delayed)
+        get = self._get
+        if self._limit_args:
+            get, keys = self._get_limited, keys + self.keys.limits
         args: list[EncodableT] = [0, int(renew), *self._limit_args]
         taken: list[Any] = []
         while True:
             args[0] = want = min(count - len(taken), CHUNK_ITEMS)
-            reply = await self._script(self._get, keys, args, write=False, items=want, raw=True)
+            reply = await self._script(get, keys, args, write=False, items=want, raw=True)
             items = self._items(reply[0])
             limit = int(reply[2]) if len(reply) > 2 else WITHIN_LIMITS  # noqa: PLR2004 - the limits' part
             if count <= CHUNK_ITEMS:
@@ -397,9 +404,11 @@ class Queue(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
-            keys += self._held_keys()
+            ack = self._ack
+            if self._cap_args:
+                ack, keys = self._ack_capped, keys + self._held_keys()
             args = [self._pack(checked), *self._cap_args]
-            await self._script(self._ack, keys, args, items=len(checked))
+            await self._script(ack, keys, args, items=len(checked))
 
     async def reject_item(self, item: Item, delay: Delay | None = None) -> int:
         """Reject one item: back to the front of the queue (or to the dead letters).
@@ -440,14 +449,16 @@ class Queue(Structure):
             groups = {0 if delay is None else delay_ms(check_delay(delay)): checked}
         counted = int(delay is not None and (callable(delay) or next(iter(groups)) > 0))
         keys = [*self._return_keys(self.processing_queue_name), self.keys.delayed]
-        keys += self._held_keys()
+        reject = self._reject
+        if self._cap_args:
+            reject, keys = self._reject_capped, keys + self._held_keys()
         most, cap = self.max_deliveries or 0, self._cap_args
         if len(groups) == 1:  # one script call, as a reject without delay always is
             args: list[EncodableT] = [most, self._pack(checked), next(iter(groups)), counted, *cap]
-            dead = int(await self._script(self._reject, keys, args, items=len(checked)))
+            dead = int(await self._script(reject, keys, args, items=len(checked)))
         else:
             calls = [
-                self._call(self._reject, keys, [most, self._pack(part), later, counted, *cap])
+                self._call(reject, keys, [most, self._pack(part), later, counted, *cap])
                 for later, part in groups.items()
             ]
             dead = sum(int(dead) for dead in await self._write(calls))

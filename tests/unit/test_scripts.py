@@ -49,6 +49,44 @@ def test_script_uses_exactly_its_keys(name):
     assert keys_used(script.source) == set(range(1, script.numkeys + 1))
 
 
+VARIANTS = {  # the scripts without the limits' keys, as the structures without limits call them
+    script.name: script
+    for kind in (aiopyrq.Queue, aiopyrq.UniqueQueue)
+    for script in vars(kind).values()
+    if isinstance(script, _scripts.Script) and "first" in script.name
+}
+
+
+def test_structures_without_limits_call_the_scripts_without_their_keys():
+    """The get, ack and reject of a queue without limits leave the limits' keys out."""
+    assert sorted(VARIANTS) == [
+        "queue_ack-5 (its first 3 keys)",
+        "queue_get-7 (its first 4 keys)",
+        "queue_reject-8 (its first 6 keys)",
+        "unique_get-8 (its first 5 keys)",
+        "unique_reject-9 (its first 7 keys)",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_a_variant_uses_only_its_first_keys(name):
+    """A variant reads its keys beyond the first n as nil, and takes n keys in a call."""
+    variant = VARIANTS[name]
+    full = _scripts.load(name.split(" ")[0])
+    assert keys_used(variant.source) == set(range(1, variant.numkeys + 1))
+    assert variant.source.count("nil") > full.source.count("nil")
+    assert variant.sha != full.sha
+    with pytest.raises(ValueError, match="takes 3 keys"):
+        _scripts.load("queue_ack-5", keys=3).call(["a", "b", "c", "d", "e"], [], ["call"])
+
+
+@pytest.mark.parametrize("keys", [0, 5, 6])
+def test_a_variant_takes_fewer_keys_than_its_script(keys):
+    """A variant has from 1 to n - 1 of the script's n keys."""
+    with pytest.raises(ValueError, match="a variant takes 1 to 4"):
+        _scripts.load("queue_ack-5", keys=keys)
+
+
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_script_header_names_its_keys(name):
     """A script opens with a --[[ ]] header that describes each KEYS[i] it uses."""

@@ -28,8 +28,10 @@ class UniqueQueue(Queue):
 
     kind: ClassVar[Kind] = "unique"
 
-    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-8")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-9")
+    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-8", keys=5)
+    _get_limited: ClassVar[_scripts.Script] = _scripts.load("unique_get-8")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-9", keys=7)
+    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("unique_reject-9")
     _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-9")
     _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-2")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-4")
