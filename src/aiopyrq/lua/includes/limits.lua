@@ -14,7 +14,9 @@
              ack, reject or recovery pushes one token (at most cap are kept). The get
              that finds the cap reached empties it, so a token tells of room since.
 
-  Without limits the scripts get no limit arguments and nothing here runs a command.
+  Without limits the get, ack and reject run as variants without these keys, with
+  includes/no_limits in place of this file (aiopyrq._scripts.load); a recovery gets the
+  keys always, with cap 0 when its structure has no cap.
 ]]
 --- @include "includes/ready"
 --- @include "includes/types"
