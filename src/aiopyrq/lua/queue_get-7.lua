@@ -30,6 +30,7 @@ local rcall = redis.call
 --- @include "includes/limits"
 
 ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP', 'ZRANGE' })
-local count, limited = limits_before(KEYS[5], KEYS[6], KEYS[7], tonumber(ARGV[1]), ARGV[3], ARGV[4], ARGV[5])
+local count, limited = limits_before(KEYS[5], KEYS[6], KEYS[7], tonumber(ARGV[1]), ARGV[3],
+  ARGV[4], ARGV[5])
 return limits_after(take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], count, ARGV[2] == '1',
   function() end, true), limited, KEYS[5], KEYS[6], KEYS[7], KEYS[2])

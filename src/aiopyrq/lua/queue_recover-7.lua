@@ -28,6 +28,6 @@ local rcall = redis.call
 ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list' })
 local held = held_before(KEYS[6], KEYS[7], KEYS[2], ARGV[3])
-return held_after(held, recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), tonumber(ARGV[2]),
-  function(items) return items end,
+return held_after(held, recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
+  tonumber(ARGV[2]), function(items) return items end,
   function(items) push_all('RPUSH', KEYS[1], items) end))

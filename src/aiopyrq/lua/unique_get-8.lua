@@ -32,6 +32,8 @@ local rcall = redis.call
 ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
   'SREM', 'ZRANGE' })
 check_types({ KEYS[2], 'set' })
-local count, limited = limits_before(KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[1]), ARGV[3], ARGV[4], ARGV[5])
+local count, limited = limits_before(KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[1]), ARGV[3],
+  ARGV[4], ARGV[5])
 return limits_after(take(KEYS[1], KEYS[3], KEYS[4], KEYS[5], count, ARGV[2] == '1',
-  function(items) push_all('SREM', KEYS[2], items) end, false), limited, KEYS[6], KEYS[7], KEYS[8], KEYS[3])
+  function(items) push_all('SREM', KEYS[2], items) end, false),
+  limited, KEYS[6], KEYS[7], KEYS[8], KEYS[3])

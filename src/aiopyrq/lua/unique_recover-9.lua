@@ -58,5 +58,5 @@ local function put_back(items)
   push_all('RPUSH', KEYS[1], items)
 end
 
-return held_after(held, recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]), tonumber(ARGV[2]),
-  distinct, put_back))
+return held_after(held, recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
+  tonumber(ARGV[2]), distinct, put_back))
