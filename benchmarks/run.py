@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import importlib.metadata
 import importlib.resources
@@ -30,6 +31,7 @@ from typing import Any
 
 import redis
 
+import aiopyrq
 from aiopyrq import _scripts
 
 HERE = Path(__file__).resolve().parent
@@ -45,9 +47,12 @@ CONFIGS = {  # name: (consumer processes, 0 = all in one process; items per get 
     "2 consumer processes": (2, 100),
     "one at a time": (0, 1),
 }
-MEASURES = ("throughput", "idle", "consumer", "runtime", "delay", "recovery", "cluster")
+MEASURES = (
+    "throughput", "idle", "consumer", "runtime", "delay", "recovery", "cluster", "ratelimit"
+)
 DELAYED = ("queue", "unique")  # the structures that take add_items(..., delay=...)
 OURS = ("aiopyrq", "baseline")  # this library, now and at --baseline
+RATE_LIMITS = ((1000, 1.0), (10, 0.01))  # ratelimit: (count, seconds), both 1,000 items/s
 RUNTIME = {  # the Consumer vs the raw loop, one process: name: Consumer concurrency, 0 = raw
     "raw: 4 tasks get_items(100), ack_items": 0,
     "Consumer, concurrency=10": 10,
@@ -138,6 +143,10 @@ class Server:
         for path in (importlib.resources.files("aiopyrq") / "lua").iterdir():
             if path.name.endswith(".lua"):
                 self.client.script_load(_scripts.load(path.name.removesuffix(".lua")).source)
+        for kind in (aiopyrq.Queue, aiopyrq.UniqueQueue):  # and their variants (_scripts.load)
+            for script in vars(kind).values():
+                if isinstance(script, _scripts.Script):
+                    self.client.script_load(script.source)
 
     def key_bytes(self, prefix: str) -> int:
         """Exact memory of a workload's keys (MEMORY USAGE with every element sampled)."""
@@ -388,6 +397,32 @@ class Bench:
             "bound_s": self.bound(),
         })  # fmt: skip
 
+    async def ratelimit(self, rnd: int, target: Target) -> None:
+        """Consumer tasks of one process, each with ``rate_limit``, take a backlog of items.
+
+        The delivered rate counts the first window's burst out: a limit of count per
+        seconds lets count through at once, then count per seconds, so n items take at
+        least ``(n - count) / rate`` seconds. The busiest windows: the items of the gets
+        sent and replied within one window (surely taken in it), and the items by the time
+        their reply came (late replies crowd a window: an upper estimate).
+        """
+        items, tasks = self.opts.rate_items, self.opts.rate_tasks
+        for count, seconds in RATE_LIMITS:
+            args = ["ratelimit", "--items", str(items), "--tasks", str(tasks)]
+            args += ["--rate", str(count), "--period", str(seconds), "--get-batch", "10"]
+            results, _ = await self.workload(target, "queue", [args])
+            check_ids(f"ratelimit {count}/{seconds:g}s", results[0]["received"], items)
+            gets = results[0]["gets"]
+            times = sorted(t for _, replied, n in gets for t in [replied] * n)
+            self.add({
+                "measure": "ratelimit", "round": rnd, "limit": f"{count} per {seconds:g} s",
+                "tasks": tasks, "items": items, "limit_per_s": count / seconds,
+                "delivered_per_s": (items - count) / (times[-1] - times[0]),
+                "busiest_1s": surely_within(gets, 1.0), "busiest_1s_replies": busiest(times, 1.0),
+                "busiest_window": surely_within(gets, seconds),
+                "busiest_window_replies": busiest(times, seconds), "window_limit": count,
+            })  # fmt: skip
+
     def bound(self) -> float:
         """The longest recovery in theory: the lease's age is counted in whole seconds."""
         return self.opts.lease_timeout + self.opts.sweep_interval + 1
@@ -472,13 +507,36 @@ class Bench:
                 await self.runtime(rnd, case, target)
 
     async def ours_only(self, rnd: int, target: Target) -> None:
-        """This library's recovery and cluster measures, for one round."""
+        """This library's recovery, cluster and rate limit measures, for one round."""
+        if "ratelimit" in self.opts.measures:
+            await self.ratelimit(rnd, target)
         if "recovery" in self.opts.measures:
             for _ in range(self.opts.kills):
                 await self.recovery(rnd, target)
         if "cluster" in self.opts.measures:
             for masters in CLUSTER_MASTERS[rnd % 2 :] + CLUSTER_MASTERS[: rnd % 2]:
                 await self.cluster(rnd, masters, target)
+
+
+def busiest(times: list[float], span: float) -> int:
+    """The most of these sorted times within any span of that many seconds (half-open)."""
+    most, first = 0, 0
+    for last, stamp in enumerate(times):
+        while stamp - times[first] >= span:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def surely_within(gets: list[list[float]], span: float) -> int:
+    """The most items of gets sent and replied within one span (``[sent, replied, items]``)."""
+    ordered = sorted(gets)
+    sent = [get[0] for get in ordered]
+    most = 0
+    for i, start in enumerate(sent):
+        within = ordered[i : bisect.bisect_left(sent, start + span)]
+        most = max(most, sum(n for _, replied, n in within if replied < start + span))
+    return most
 
 
 def spread_shards(deployment: ClusterServers, shards: int) -> tuple[str, list[int]]:
@@ -662,6 +720,32 @@ class Report:
             ),
         ]
 
+    def ratelimit(self) -> list[str]:
+        """One row per rate limit: the delivered rate and the busiest windows."""
+        lines = [
+            (
+                "| rate_limit | consumer tasks | items | limit items/s | delivered items/s "
+                "| busiest 1 s: surely in it · by reply | busiest span of the limit: surely "
+                "in it · by reply (limit) |"
+            ),
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for count, seconds in RATE_LIMITS:
+            where = {"limit": f"{count} per {seconds:g} s"}
+            delivered = self.values("ratelimit", "delivered_per_s", **where)
+            if not delivered:
+                continue
+            first = next(s for s in self.samples if s.get("limit") == where["limit"])
+            lines.append(
+                f"| ({count}, {seconds:g}) | {first['tasks']} | {first['items']:,} "
+                f"| {first['limit_per_s']:,.0f} | {spread(delivered, 0)} "
+                f"| {max(self.values('ratelimit', 'busiest_1s', **where))} "
+                f"· {max(self.values('ratelimit', 'busiest_1s_replies', **where))} "
+                f"| {max(self.values('ratelimit', 'busiest_window', **where))} "
+                f"· {max(self.values('ratelimit', 'busiest_window_replies', **where))} ({count}) |"
+            )
+        return lines
+
     def cluster(self) -> list[str]:
         """One row per number of masters: the Redis CPU per item, in all and per master."""
         lines = [
@@ -701,6 +785,7 @@ class Report:
             "Delayed items: due time to the Consumer's handler (wait=1)": self.delays(),
             "Recovery of a SIGKILLed Consumer's batch": self.recovery(),
             "ShardedQueue on a Redis Cluster: Redis CPU per master": self.cluster(),
+            "Rate limit accuracy (max over all rounds)": self.ratelimit(),
         }
         lines = [header]
         for title, table in sections.items():
@@ -749,6 +834,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--sweep-interval", type=float, default=1.0, help="recovery: seconds")
     parser.add_argument("--cluster-items", type=int, default=50_000)
     parser.add_argument("--shards", type=int, default=3, help="cluster: ShardedQueue shards")
+    parser.add_argument("--rate-items", type=int, default=5_000, help="ratelimit: items")
+    parser.add_argument("--rate-tasks", type=int, default=20, help="ratelimit: consumer tasks")
     opts = parser.parse_args()
     opts.measures = opts.measures.split(",")
     if unknown := set(opts.measures) - set(MEASURES):
@@ -757,6 +844,7 @@ def parse() -> argparse.Namespace:
         opts.rounds, opts.items, opts.single_items = 1, 1_000, 100
         opts.latency_items, opts.memory_items, opts.idle = 20, 2_000, 0.2
         opts.kills, opts.recovery_items, opts.cluster_items = 1, 20, 1_000
+        opts.rate_items = 2_000
     return opts
 
 

@@ -349,6 +349,39 @@ async def recovery(args: argparse.Namespace, client: Client) -> dict[str, Any]:
     }
 
 
+async def ratelimit(args: argparse.Namespace, client: Client) -> dict[str, Any]:
+    """Consumer tasks, each its own Queue with ``rate_limit``, take every item added first.
+
+    Each get that took items is reported as ``[sent, replied, items]`` (``gets``): its items
+    were taken by the server between the two times.
+    """
+    import aiopyrq  # noqa: PLC0415 - this project's only
+
+    limit = (args.rate, args.period)
+    queues = [aiopyrq.Queue(args.name, client, rate_limit=limit) for _ in range(args.tasks)]
+    ids = [str(i) for i in range(args.items)]
+    for begin in range(0, len(ids), args.add_batch):
+        await queues[0].add_items(ids[begin : begin + args.add_batch])
+    got: list[str] = []
+    gets: list[tuple[float, float, int]] = []
+
+    async def take(queue: aiopyrq.Queue) -> None:
+        while len(got) < args.items:
+            sent = time.time()
+            items = await queue.get_items(args.get_batch, wait=0.2)
+            if items:
+                gets.append((sent, time.time(), len(items)))
+            got.extend(items)
+            await queue.ack_items(items)
+
+    print("ready", flush=True)
+    sys.stdin.readline()
+    cpu = time.process_time()
+    await asyncio.wait_for(asyncio.gather(*(take(q) for q in queues)), HOLD_LIMIT)
+    last = max(replied for _, replied, _ in gets)
+    return {"received": got, "gets": gets, "t_last": last, "cpu_s": time.process_time() - cpu}
+
+
 async def calls(client: Client) -> int:
     """Commands the server ran so far, INFO left out."""
     info = await client.info("commandstats")
@@ -380,7 +413,13 @@ async def main(args: argparse.Namespace) -> None:
     else:
         client = aioredis.Redis.from_url(args.url, decode_responses=True)
     await client.ping()
-    modes = {"throughput": throughput, "latency": latency, "fill": fill, "recovery": recovery}
+    modes = {
+        "throughput": throughput,
+        "latency": latency,
+        "fill": fill,
+        "recovery": recovery,
+        "ratelimit": ratelimit,
+    }
     result = await modes[args.mode](args, client)
     result |= {"redis_py": redis.__version__, "hiredis": HIREDIS_AVAILABLE}
     print(json.dumps(result), flush=True)
@@ -485,7 +524,7 @@ def throughput_sync(args: argparse.Namespace) -> dict[str, Any]:
 def parse(argv: list[str]) -> argparse.Namespace:
     """Parse the command line that run.py builds."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["throughput", "latency", "fill", "recovery"])
+    parser.add_argument("mode", choices=["throughput", "latency", "fill", "recovery", "ratelimit"])
     parser.add_argument("--kind", choices=["lib", "streams", "sync"], default="lib")
     structures = ["queue", "unique", "pool", "sharded"]
     parser.add_argument("--structure", choices=structures, default="queue")
@@ -509,6 +548,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--poll-interval", type=float, default=0.01, help="latency: poll sleep")
     parser.add_argument("--idle", type=float, default=1.0, help="latency: idle time counted")
     parser.add_argument("--delay", type=float, default=0.0, help="latency: items added delayed")
+    parser.add_argument("--rate", type=int, default=1000, help="ratelimit: items per period")
+    parser.add_argument("--period", type=float, default=1.0, help="ratelimit: seconds")
     return parser.parse_args(argv)
 
 

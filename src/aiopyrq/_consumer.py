@@ -16,6 +16,7 @@ from aiopyrq._base import check_int, check_wait
 from aiopyrq._dead import error_reason
 from aiopyrq._delay import check_delay, retry_after
 from aiopyrq._failures import FailureLog
+from aiopyrq._limits import caps_in_flight
 from aiopyrq._stats import ConsumerStats
 from aiopyrq._types import Consumable
 
@@ -44,7 +45,11 @@ class Consumer:
 
     One item at a time (``batch=False``), the next batch is fetched while the last one is
     handled: the consumer holds at most ``concurrency + batch_size`` items not yet handled
-    (its heartbeat keeps them its own; from a Pool, at most ``concurrency``). The acks of
+    (its heartbeat keeps them its own; from a Pool, at most ``concurrency``; from a
+    structure with ``max_in_flight``, at most ``concurrency`` too: fetched items count
+    against the cap of every consumer, so none is held for a busy handler while another
+    consumer idles). Its gets obey the structure's limits: a fetch waits, within
+    ``wait``, for room under the cap or the rate limit, and takes what room there is. The acks of
     items whose handlers returned are sent together, one call at a time: those that finish
     while an ack call runs go in the next.
     A failure is logged with its item and error; the traceback of the same failure (its
@@ -184,11 +189,13 @@ class Consumer:
         than ``concurrency`` fetched items wait for a handler and the acks are not behind by
         more than two batches, as many as keep those held and not handled within
         ``concurrency + batch_size``; within ``concurrency`` for a structure without leases
-        (a Pool), whose items would be handed out again if they waited beyond ``ack_ttl``.
+        (a Pool), whose items would be handed out again if they waited beyond ``ack_ttl``,
+        or one with ``max_in_flight``, whose room is better left to idle consumers.
         """
         if self.batch:
             return self.batch_size if await self._room(self.concurrency - 1) else 0
-        most = self.concurrency + (self.batch_size if self.structure.leases else 0)
+        ahead = self.structure.leases and not caps_in_flight(self.structure)
+        most = self.concurrency + (self.batch_size if ahead else 0)
         while not self._stopping.is_set():
             waiting = len(self._ready)
             room = most - waiting - self._running

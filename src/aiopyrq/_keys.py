@@ -183,6 +183,26 @@ class QueueKeys:
         return f"{self.queue}-wakeup"
 
     @property
+    def rate(self) -> str:
+        """Queue, UniqueQueue with a rate limit: the sorted set of the gets in its window."""
+        return f"{self.queue}-rate"
+
+    @property
+    def in_flight(self) -> str:
+        """Queue, UniqueQueue with max_in_flight: the hash processing list -> items held."""
+        return f"{self.queue}-in-flight"
+
+    @property
+    def in_flight_freed(self) -> str:
+        """Queue, UniqueQueue with max_in_flight: a token per item freed, for waiting gets."""
+        return f"{self.queue}-in-flight-freed"
+
+    @property
+    def limits(self) -> list[str]:
+        """The keys of the limits, last in the scripts that take or free items."""
+        return [self.rate, self.in_flight, self.in_flight_freed]
+
+    @property
     def recovery_lock(self) -> str:
         """The lock that lets one consumer at a time recover the others' items."""
         return f"{self.queue}-recovery-lock"

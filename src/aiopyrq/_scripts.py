@@ -11,6 +11,12 @@ of its own after the script's keys, where the reply is kept for ``CALL_TTL_MS``,
 the same call sent again (a retry after a lost reply, a cluster redirection) returns the
 first reply and changes nothing more. A script that changes nothing says so with a line
 ``--- @no-writes`` and runs as it is.
+
+A script whose last keys serve an option only (the limits, ``lua/includes/limits.lua``) has
+a variant without them, ``load(name, keys=n)``, for the structures that do not use the
+option: each key is work for Redis on every call, even one the script never touches, and so
+is each function a script defines. The variant includes ``includes/no_limits`` in place of
+``includes/limits``: functions of the same names that pass through.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ _NO_WRITES = re.compile(r"^--- @no-writes[ \t]*$", re.MULTILINE)
 CALL_TTL_MS = 60_000
 """How long a call's reply is kept for a retry of the same call, in milliseconds."""
 _NAME = re.compile(r"^\w+-(\d+)$")
+_KEY = re.compile(r"\bKEYS\[(\d+)\]")
+_WITHOUT_KEYS = {"includes/limits": "includes/no_limits"}
+"""What a variant without an option's keys includes in place of the option's code."""
 _ARRAY = b"\xdd"  # msgpack: an array of up to 2**32 - 1 elements, its length on 4 bytes
 _STRING16 = b"\xda"  # msgpack: a string of up to 2**16 - 1 bytes, its length on 2 bytes
 _STRING32 = b"\xdb"  # msgpack: a string of up to 2**32 - 1 bytes, its length on 4 bytes
@@ -51,12 +60,17 @@ def _read(path: str) -> str:
     return resource.read_text(encoding="utf-8")
 
 
-def expand(path: str, read: Any = _read) -> str:  # noqa: ANN401 - a callable, for tests
+def expand(
+    path: str,
+    read: Any = _read,  # noqa: ANN401 - a callable, for tests
+    swap: dict[str, str] | None = None,
+) -> str:
     """Return the source of ``lua/<path>.lua`` with its includes expanded.
 
     Args:
         path: The file's path under ``lua/``, without ``.lua``.
         read: Reads a path to its text; the package's files by default.
+        swap: Includes to expand in place of others (include -> its stand-in).
 
     Raises:
         LookupError: A file or an include does not exist.
@@ -72,7 +86,7 @@ def expand(path: str, read: Any = _read) -> str:  # noqa: ANN401 - a callable, f
             raise ValueError(msg)
 
         def replace(match: re.Match[str]) -> str:
-            target = match.group(1)
+            target = (swap or {}).get(match.group(1), match.group(1))
             if target in stack:
                 msg = f"cyclic include: {' -> '.join((*stack, target))}"
                 raise ValueError(msg)
@@ -190,17 +204,31 @@ def _header(length: int) -> bytes:
 
 
 @functools.cache
-def load(name: str) -> Script:
+def load(name: str, keys: int | None = None) -> Script:
     """Return the script ``lua/<name>.lua``, read and expanded once per process.
 
+    Args:
+        name: The file's name, without ``.lua``.
+        keys: The variant that takes only the first ``keys`` of the script's keys: in its
+            source, a ``KEYS[i]`` beyond them is ``nil`` (the script must not need it when
+            called without the arguments of the option those keys serve).
+
     Raises:
-        ValueError: The file name does not end in ``-<number of keys>``.
+        ValueError: The file name does not end in ``-<number of keys>``, or keys is not
+            below that number.
     """
     match = _NAME.match(name)
     if match is None:
         msg = f"script name {name!r} does not end in -<number of keys>"
         raise ValueError(msg)
-    source, numkeys = expand(name), int(match.group(1))
+    numkeys = int(match.group(1))
+    source = expand(name, swap=_WITHOUT_KEYS if keys is not None else None)
+    if keys is not None:
+        if not 0 < keys < numkeys:
+            msg = f"{name} has {numkeys} keys: a variant takes 1 to {numkeys - 1}, not {keys}"
+            raise ValueError(msg)
+        source = _KEY.sub(lambda key: key[0] if int(key[1]) <= keys else "nil", source)
+        name, numkeys = f"{name} (its first {keys} keys)", keys
     once = _NO_WRITES.search(source) is None
     if once:
         wrapper = expand("wrap/once").replace("@numkeys", str(numkeys))

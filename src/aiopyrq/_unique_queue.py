@@ -28,9 +28,11 @@ class UniqueQueue(Queue):
 
     kind: ClassVar[Kind] = "unique"
 
-    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-5")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-8")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-8")
+    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-8", keys=5)
+    _get_limited: ClassVar[_scripts.Script] = _scripts.load("unique_get-8")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-10", keys=8)
+    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("unique_reject-10")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-10")
     _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-2")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-5")
     _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")

@@ -354,3 +354,15 @@ async def test_ls_lists_no_inner_key(where, name):
 
     # *NAME*: also the names a cluster gives keys with a hash tag, {NAME-p}-wakeup ...
     assert json.loads(ok(run("ls", "--json", f"*{name}*", url=url))) == []
+
+
+async def test_ls_lists_no_key_of_the_limits(where, name):
+    """The keys of a queue's limits, left without the queue, are no structure: no row."""
+    url, client = where
+    queue = Queue(f"{name}-l", client, max_in_flight=2, rate_limit=(5, 60))
+    await queue.add_items(["a", "b", "c"])
+    taken = await queue.get_items(3)
+    await queue.ack_item(taken[0])  # a token in NAME-l-in-flight-freed, one item still held
+    await client.delete(queue.keys.queue, queue.keys.timeouts, queue.processing_queue_name)
+    assert await client.exists(*queue.keys.limits) == 3  # every key of them
+    assert json.loads(ok(run("ls", "--json", f"*{name}*", url=url))) == []

@@ -30,6 +30,11 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 TIMEOUT = 0.05  # seconds: the socket timeout of the retrying client
 STALL = 0.4  # seconds the server stays stopped: several tries time out meanwhile
 ITEMS = [f"item-{i}" for i in range(10)]
+LIMITS = {  # no limits; limits that stop take_all short of its 13 items
+    "unlimited": {},
+    "limited": {"max_in_flight": 12, "rate_limit": (12, 60)},
+}
+
 
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[RedisServer]:
@@ -170,13 +175,15 @@ QUEUE_CALLS: dict[str, tuple[Any, Any]] = {
 }
 
 
+@pytest.mark.parametrize("limits", list(LIMITS))
 @pytest.mark.parametrize("kind", [Queue, UniqueQueue], ids=["queue", "unique"])
 @pytest.mark.parametrize("call", list(QUEUE_CALLS))
-async def test_queue_call_retried_has_the_effect_of_one(clients, name, kind, call):
-    """Each queue call that changes state, sent several times, changes it once."""
+async def test_queue_call_retried_has_the_effect_of_one(clients, name, kind, call, limits):
+    """Each queue call that changes state, sent several times, changes it once (limits too)."""
     own_server, steady, retrying = clients
     prepare, make = QUEUE_CALLS[call]
     options = {"max_deliveries": 1} if "dead" in call else {}
+    options |= LIMITS[limits]
     once = kind(f"{name}-once", steady, **options)
     again = kind(f"{name}-again", retrying, **options)
     for queue in (once, again):
@@ -198,11 +205,13 @@ async def dead_records(queue: Queue) -> list[tuple[Any, ...]]:
     return [(d.item, d.reason, d.deliveries, d.consumer == queue.client_id) for d in dead]
 
 
+@pytest.mark.parametrize("limits", list(LIMITS))
 @pytest.mark.parametrize("kind", [Queue, UniqueQueue], ids=["queue", "unique"])
 @pytest.mark.parametrize("drop", [False, True], ids=["requeue", "drop"])
-async def test_recovery_sent_twice_has_the_effect_of_one(steady, name, kind, drop):
+async def test_recovery_sent_twice_has_the_effect_of_one(steady, name, kind, drop, limits):
     """Recovery reads the leases first, then sends its scripts: sent twice, they act once."""
-    once, again = kind(f"{name}-once", steady), kind(f"{name}-again", steady)
+    options = LIMITS[limits]
+    once, again = kind(f"{name}-once", steady, **options), kind(f"{name}-again", steady, **options)
     for queue in (once, again):
         await take_all(queue)
     expected = await (once.drop_all_items() if drop else once.re_enqueue_all_items())

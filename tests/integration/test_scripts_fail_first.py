@@ -43,33 +43,41 @@ def scenario(
 # One scenario per script: what its keys hold, its arguments; each makes the script write.
 SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] = {
     "queue_add-1": scenario(("list", ["a"]), args=lambda _: [pack("x", "y")]),
-    "queue_get-4": scenario(
+    "queue_get-7": scenario(
         ("list", ["a", "b", "c"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[1]: 1}),
         ("zset", {DUE_PREFIX + "d": 1, DUE_PREFIX + "e": 4102444800000}),
-        args=lambda _: [2, 1],
+        ("zset", {"00000000000000001": 1}),
+        ("hash", {"other": 1}),
+        ("list", ["1"]),
+        args=lambda _: [2, 1, 10, 5, 1_000_000],
     ),
-    "unique_get-5": scenario(
+    "unique_get-8": scenario(
         ("list", ["a", "b", "c"]),
         ("set", ["a", "b", "c", "d", "e"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[2]: 1}),
         ("zset", {"d": 1, "e": 4102444800000}),
-        args=lambda _: [2, 1],
+        ("zset", {"00000000000000001": 1}),
+        ("hash", {"other": 1}),
+        ("list", ["1"]),
+        args=lambda _: [2, 1, 10, 5, 1_000_000],
     ),
     "queue_delay-1": scenario(("zset", {"x": 1}), args=lambda _: [1000, pack("a", "a")]),
     "unique_delay-2": scenario(
         ("set", ["q"]), ("zset", {"x": 1}), args=lambda _: [1000, pack("a", "q", "a")]
     ),
     "queue_counts-2": scenario(("list", ["a"]), ("zset", {"d": 1, "e": 4102444800000})),
-    "queue_ack-3": scenario(
+    "queue_ack-5": scenario(
         ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[0]: 1}),
         ("hash", {"a": 1}),
-        args=lambda _: [pack("a", "b", "c")],
+        ("hash", lambda k: {k[0]: 3}),
+        ("list", ["1"]),
+        args=lambda _: [pack("a", "b"), 10],
     ),
-    "queue_reject-7": scenario(
+    "queue_reject-9": scenario(
         ("list", ["q"]),
         ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[1]: 1}),
@@ -77,9 +85,11 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("list", ["x"]),
         ("zset", {"y": 1}),
         ("hash", {"x": "{}"}),
-        args=lambda _: [2, pack("a", "b", "c"), 1000, 1, "why", "me"],
+        ("hash", lambda k: {k[1]: 3}),
+        ("list", ["1"]),
+        args=lambda _: [2, pack("a", "b", "c"), 1000, 1, "why", "me", 10],
     ),
-    "unique_reject-8": scenario(
+    "unique_reject-10": scenario(
         ("list", ["q"]),
         ("set", ["q"]),
         ("list", ["a", "b", "q"]),
@@ -88,18 +98,22 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("list", ["x"]),
         ("zset", {"y": 1}),
         ("hash", {"x": "{}"}),
-        args=lambda _: [2, pack("a", "b", "q"), 1000, 1, "why", "me"],
+        ("hash", lambda k: {k[2]: 3}),
+        ("list", ["1"]),
+        args=lambda _: [2, pack("a", "b", "q"), 1000, 1, "why", "me", 10],
     ),
-    "queue_recover-6": scenario(
+    "queue_recover-8": scenario(
         ("list", ["q"]),
         ("list", ["a", "b"]),
         ("hash", lambda k: {k[1]: 1}),
         ("hash", {"a": 1}),
         ("list", ["x"]),
         ("hash", {"x": "{}"}),
-        args=lambda _: [10, 2, "lease expired", "them"],
+        ("hash", lambda k: {k[1]: 2}),
+        ("list", ["1"]),
+        args=lambda _: [10, 2, "lease expired", "them", 10],
     ),
-    "unique_recover-8": scenario(
+    "unique_recover-10": scenario(
         ("list", ["q"]),
         ("set", ["q", "d"]),
         ("list", ["a", "q", "a", "d"]),
@@ -108,7 +122,9 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("list", ["x"]),
         ("zset", {"d": 4102444800000}),
         ("hash", {"x": "{}"}),
-        args=lambda _: [10, 2, "lease expired", "them"],
+        ("hash", lambda k: {k[2]: 4}),
+        ("list", ["1"]),
+        args=lambda _: [10, 2, "lease expired", "them", 10],
     ),
     "queue_requeue-4": scenario(
         ("list", ["q"]),
@@ -128,7 +144,13 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     "queue_heartbeat-2": scenario(("list", ["a"]), ("hash", lambda k: {k[0]: 1})),
     "queue_purge-2": scenario(("list", ["a"]), ("hash", {"a": "{}"})),
     "queue_delete-1": scenario(("list", ["a", "b", "a"]), args=lambda _: [0, pack("a")]),
-    "queue_drop-2": scenario(("list", ["a"]), ("hash", lambda k: {k[0]: 1}), args=lambda _: [10]),
+    "queue_drop-4": scenario(
+        ("list", ["a"]),
+        ("hash", lambda k: {k[0]: 1}),
+        ("hash", lambda k: {k[0]: 1}),
+        ("list", ["1"]),
+        args=lambda _: [10, 10],
+    ),
     "queue_reset-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
     "queue_rollback-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
     "unique_add-2": scenario(("list", ["q"]), ("set", ["q"]), args=lambda _: [pack("x", "q")]),

@@ -29,7 +29,7 @@ def keys_used(text: str) -> set[int]:
 
 def test_there_are_scripts():
     """The package ships the scripts of Queue, UniqueQueue and Pool."""
-    assert {"queue_get-4", "unique_get-5", "pool_get-1"} <= set(SCRIPT_NAMES)
+    assert {"queue_get-7", "unique_get-8", "pool_get-1"} <= set(SCRIPT_NAMES)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -47,6 +47,46 @@ def test_script_uses_exactly_its_keys(name):
     script = _scripts.load(name)
     assert re.fullmatch(r"\w+-\d+", name)
     assert keys_used(script.source) == set(range(1, script.numkeys + 1))
+
+
+VARIANTS = {  # the scripts without the limits' keys, as the structures without limits call them
+    script.name: script
+    for kind in (aiopyrq.Queue, aiopyrq.UniqueQueue)
+    for script in vars(kind).values()
+    if isinstance(script, _scripts.Script) and "first" in script.name
+}
+
+
+def test_structures_without_limits_call_the_scripts_without_their_keys():
+    """The get, ack and reject of a queue without limits leave the limits' keys out."""
+    assert sorted(VARIANTS) == [
+        "queue_ack-5 (its first 3 keys)",
+        "queue_get-7 (its first 4 keys)",
+        "queue_reject-9 (its first 7 keys)",
+        "unique_get-8 (its first 5 keys)",
+        "unique_reject-10 (its first 8 keys)",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_a_variant_uses_only_its_first_keys(name):
+    """A variant reads its keys beyond the first n as nil, holds none of the limits' code
+    (their functions pass through), and takes n keys in a call."""
+    variant = VARIANTS[name]
+    full = _scripts.load(name.split(" ")[0])
+    assert keys_used(variant.source) == set(range(1, variant.numkeys + 1))
+    assert "limits_ready" in full.source
+    assert "limits_ready" not in variant.source
+    assert "HVALS" not in variant.source
+    with pytest.raises(ValueError, match="takes 3 keys"):
+        _scripts.load("queue_ack-5", keys=3).call(["a", "b", "c", "d", "e"], [], ["call"])
+
+
+@pytest.mark.parametrize("keys", [0, 5, 6])
+def test_a_variant_takes_fewer_keys_than_its_script(keys):
+    """A variant has from 1 to n - 1 of the script's n keys."""
+    with pytest.raises(ValueError, match="a variant takes 1 to 4"):
+        _scripts.load("queue_ack-5", keys=keys)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -227,16 +267,27 @@ READY = re.compile(r"^ready\(\{([^}]*)\}\)$", re.MULTILINE)
 QUOTED = re.compile(r"'([A-Z]+)'")
 NOT_COMMANDS = {"LIMIT", "WITHSCORES"}  # arguments of ZRANGEBYSCORE and ZRANGE
 OPTIONAL = {"PUBLISH"}  # called with pcall only: best effort, see includes/delayed
+LIMITS_READY = re.compile(
+    r"^local function limits_ready\(\)\n  ready\(\{([^}]*)\}\)$", re.MULTILINE
+)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_script_checks_every_command_it_uses(name):
-    """A script calls ready() once, with exactly the commands its source names (ACL checks)."""
+    """A script calls ready() once, with exactly the commands its source names (ACL checks).
+
+    The limits (includes/limits) check their own commands, only when a call uses them:
+    each of their entry points calls ``limits_ready()`` before the first write.
+    """
     source = _scripts.expand(name)  # the script's own source; the wrapper checks its own
     [listed] = READY.findall(source)
     checked = set(QUOTED.findall(listed))
     assert len(checked) == len(QUOTED.findall(listed)), "a command listed twice"
     rest = READY.sub("", source)
+    for limits in LIMITS_READY.findall(source):
+        checked |= set(QUOTED.findall(limits))
+        rest = LIMITS_READY.sub("", rest)
+        assert rest.count("limits_ready()") == 2  # the get's, the frees'
     assert checked == set(QUOTED.findall(rest)) - NOT_COMMANDS - OPTIONAL
     for command in OPTIONAL & set(QUOTED.findall(rest)):
         assert rest.count(f"'{command}'") == rest.count(f"redis.pcall('{command}'"), command

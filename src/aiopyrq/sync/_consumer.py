@@ -27,6 +27,7 @@ from aiopyrq._consumer import _RETRY_AFTER
 from aiopyrq._dead import error_reason
 from aiopyrq._delay import check_delay, retry_after
 from aiopyrq._failures import FailureLog
+from aiopyrq._limits import caps_in_flight
 from aiopyrq._stats import ConsumerStats
 from aiopyrq.sync._acks import Acks
 from aiopyrq.sync._types import Consumable
@@ -57,8 +58,9 @@ class Consumer:
 
     One item at a time (``batch=False``), the next batch is fetched while the last one is
     handled: the consumer holds at most ``concurrency + batch_size`` items not yet handled
-    (from a Pool, at most ``concurrency``). The acks of items whose handlers returned are
-    sent together, one call at a time, as the asyncio Consumer sends them.
+    (from a Pool, or a structure with ``max_in_flight``, at most ``concurrency``). The acks
+    of items whose handlers returned are sent together, one call at a time, as the asyncio
+    Consumer sends them. Its gets obey the structure's limits as the asyncio Consumer's do.
 
     ``stop()``, SIGTERM or SIGINT stop it gracefully: no new fetch (a get under way ends
     within ``wait`` seconds) and no new handler, running handlers get ``grace_period``
@@ -213,13 +215,14 @@ class Consumer:
 
         As ``aiopyrq.Consumer`` decides: a batch once fewer than ``concurrency`` batches
         run; one at a time, what keeps the items held and not handled within
-        ``concurrency + batch_size`` (a Pool: ``concurrency``), acks at most two batches
-        behind.
+        ``concurrency + batch_size`` (a Pool, or with ``max_in_flight``: ``concurrency``),
+        acks at most two batches behind.
         """
         with self._changed:
             if self.batch:
                 return self.batch_size if self._room(self.concurrency - 1) else 0
-            most = self.concurrency + (self.batch_size if self.structure.leases else 0)
+            ahead = self.structure.leases and not caps_in_flight(self.structure)
+            most = self.concurrency + (self.batch_size if ahead else 0)
             while not self._stopping.is_set():
                 waiting = len(self._ready)
                 room = most - waiting - self._running

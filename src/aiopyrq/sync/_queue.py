@@ -10,6 +10,7 @@ from aiopyrq import _scripts
 from aiopyrq._dead import LEASE_EXPIRED, bounded, dead_letter
 from aiopyrq._delay import check_delay, delay_ms
 from aiopyrq._keys import new_consumer_id
+from aiopyrq._limits import CAP_REACHED, WITHIN_LIMITS, check_rate_limit, limit_args
 from aiopyrq.sync._base import (
     CHUNK_ITEMS,
     Structure,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
     from aiopyrq._delay import Delay
     from aiopyrq._durability import Durability
+    from aiopyrq._limits import RateLimit
     from aiopyrq.sync._types import Item, Kind
 
 PROCESSING_TIMEOUT = 7200  # seconds
@@ -83,6 +85,14 @@ class Queue(Structure):
         max_deliveries: Dead letters: an item rejected or recovered this many times goes
             to the dead-letter list ``NAME-dead`` instead of back to the queue. ``None``
             (the default) keeps every item in the queue, as the original library did.
+        max_in_flight: At most this many items held by all the consumers of the queue at
+            once (taken, not yet acknowledged, rejected or recovered), counted in Redis
+            (``NAME-in-flight``); a get takes what room is left. ``None``: no cap.
+        rate_limit: ``(count, seconds)``: at most count items handed out by all the
+            consumers' gets in any span of that many seconds, by the server's clock (a
+            sliding window in ``NAME-rate``). ``None``: no limit. Both limits hold only
+            for consumers made with them: give every consumer of a limited queue the
+            same (see docs/concepts/limits.md).
 
     Raises:
         TypeError: An argument has the wrong type, or an option is given twice.
@@ -94,17 +104,21 @@ class Queue(Structure):
     shard_names: ClassVar[tuple[str, ...]] = ()
 
     _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
-    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-4")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-7")
+    # Without limits, the get, ack and reject go without the limits' keys (_scripts.load).
+    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-7", keys=4)
+    _get_limited: ClassVar[_scripts.Script] = _scripts.load("queue_get-7")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-9", keys=7)
+    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("queue_reject-9")
     _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-1")
     _next_due: ClassVar[_scripts.Script] = _scripts.load("queue_next_due-1")
     _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-6")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-8")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-4")
     _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-2")
-    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-3")
-    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5", keys=3)
+    _ack_capped: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5")
+    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-4")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
     _reset: ClassVar[_scripts.Script] = _scripts.load("queue_reset-2")
@@ -125,6 +139,8 @@ class Queue(Structure):
         max_retry_rollback: int | None = None,
         max_timeout_in_queue: int | None = None,
         max_deliveries: int | None = None,
+        max_in_flight: int | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -145,6 +161,12 @@ class Queue(Structure):
             if max_deliveries is None
             else check_int(max_deliveries, "max_deliveries", minimum=1)
         )
+        self.max_in_flight = (
+            None if max_in_flight is None else check_int(max_in_flight, "max_in_flight", minimum=1)
+        )
+        self.rate_limit = check_rate_limit(rate_limit)
+        self._limit_args = limit_args(self.max_in_flight, self.rate_limit)
+        self._cap_args: list[EncodableT] = [] if max_in_flight is None else [max_in_flight]
         self.client_id = new_consumer_id()
         self.processing_queue_name = self.keys.processing(self.client_id)
         self._blocked = Interruptible()  # this object's gets blocked in Redis
@@ -241,6 +263,15 @@ class Queue(Structure):
                 item says when it is due. A user who may not subscribe to that channel
                 (ACL) is not told: the get finds such an item when the wait's command
                 ends (at most the client's socket timeout). The sync twin does not listen.
+                With limits, a get that finds no room waits for it, within wait: for
+                the rate limit, it sleeps until the script says the next item may go
+                (the oldest get of the window leaves it); at the in-flight cap, it
+                blocks in Redis on ``NAME-in-flight-freed``, where each ack, reject or
+                recovery of a capped consumer puts a token per item it frees.
+
+        With ``max_in_flight`` or ``rate_limit``, a get takes only what the limits leave
+        room for, over every consumer: it may return fewer items than count, or none
+        without wait though items are waiting.
 
         Returns:
             The items (``str``, or ``bytes`` from a client that does not decode); an empty
@@ -254,7 +285,7 @@ class Queue(Structure):
             return []
         blocking = wait is not None and check_wait(wait) > 0
         since = self._blocked.mark()  # a reject with a delay after it: take again, not wait
-        items, due = self._take(count, renew=blocking)
+        items, due, limit = self._take(count, renew=blocking)
         if items or not blocking:
             return items
         deadline = time.monotonic() + float(wait or 0)
@@ -268,13 +299,13 @@ class Queue(Structure):
             try:
                 if not fresh:
                     since = self._blocked.mark()
-                    items, due = self._take(count, renew=True)
+                    items, due, limit = self._take(count, renew=True)
                     if items:
                         return items
-                fresh = self._block(left, due, since)
+                fresh = self._block(left, due, limit, since)
                 if fresh:  # take now; then, found empty or taken by another consumer, wait on
                     since = self._blocked.mark()
-                    items, due = self._take(count, renew=True)
+                    items, due, limit = self._take(count, renew=True)
                     if items:
                         return items
                 # Else the wait's command timed out (at most the socket timeout), the get's
@@ -283,17 +314,20 @@ class Queue(Structure):
                 turns.leave()
         return []
 
-    def _block(self, left: float, due: int, since: int) -> bool:
+    def _block(self, left: float, due: int, limit: int, since: int) -> bool:
         """Wait until an item comes or the next delayed one is due, at most left seconds.
 
         Args:
             left: Seconds left to wait.
             due: Milliseconds until the next delayed item is due; -1: none is delayed.
+            limit: ``WITHIN_LIMITS``, or what to wait for (see ``_wait_for_room``).
             since: The wait's mark, taken before the take that told ``due``.
 
         Returns:
             Whether to take now: an item came, or a delayed one is due (or nearly).
         """
+        if limit != WITHIN_LIMITS:
+            return self._wait_for_room(left, limit, since)
         due_in = due / 1000
         if 0 <= due_in <= SLEEP_BEFORE_DUE:
             time.sleep(min(left, due_in + 0.001))
@@ -337,27 +371,53 @@ class Queue(Structure):
         left = due - (time.monotonic() - since) * 1000
         return due_now >= 0 and (due < 0 or due_now < left - SOONER_MS)
 
-    def _take(self, count: int, *, renew: bool) -> tuple[list[Any], int]:
+    def _wait_for_room(self, left: float, limit: int, since: int) -> bool:
+        """Wait, at most left seconds, until the limits may let an item through.
+
+        Args:
+            left: Seconds left to wait.
+            limit: ``CAP_REACHED``: block until an ack, reject or recovery frees room (a
+                token in ``NAME-in-flight-freed``); else milliseconds to sleep until the
+                rate limit lets the next item through.
+            since: The wait's mark: a reject with a delay by this object ends the wait.
+
+        Returns:
+            True: take again.
+        """
+        if limit == CAP_REACHED:
+            freed = self.keys.in_flight_freed
+            self._blocked.run(
+                lambda: self._read("BLPOP", freed, self._block_for(left)), since
+            )
+        else:
+            time.sleep(min(left, limit / 1000))
+        return True
+
+    def _take(self, count: int, *, renew: bool) -> tuple[list[Any], int, int]:
         """Take up to count items, in calls of at most CHUNK_ITEMS.
 
         Returns:
-            The items, and when there were none, the milliseconds until the next delayed
-            item is due (-1: none is delayed).
+            The items; when there were none, the milliseconds until the next delayed item
+            is due (-1: none is delayed); and WITHIN_LIMITS, or what the limits say to wait for
+            (``_wait_for_room``).
         """
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
         keys.append(self.keys.delayed)
+        get = self._get
+        if self._limit_args:
+            get, keys = self._get_limited, keys + self.keys.limits
+        args: list[EncodableT] = [0, int(renew), *self._limit_args]
         taken: list[Any] = []
         while True:
-            want = min(count - len(taken), CHUNK_ITEMS)
-            replied, due = self._script(
-                self._get, keys, [want, int(renew)], write=False, items=want, raw=True
-            )
-            items = self._items(replied)
+            args[0] = want = min(count - len(taken), CHUNK_ITEMS)
+            reply = self._script(get, keys, args, write=False, items=want, raw=True)
+            items = self._items(reply[0])
+            limit = int(reply[2]) if len(reply) > 2 else WITHIN_LIMITS  # noqa: PLR2004 - the limits' part
             if count <= CHUNK_ITEMS:
-                return items, int(due)
+                return items, int(reply[1]), limit
             taken += items
             if len(items) < want or len(taken) == count:
-                return taken, int(due) if not taken else 0
+                return taken, int(reply[1]) if not taken else 0, limit
 
     def heartbeat(self) -> None:
         """Renew this consumer's lease: recovery leaves its items alone while it is alive.
@@ -378,7 +438,11 @@ class Queue(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
-            self._script(self._ack, keys, [self._pack(checked)], items=len(checked))
+            ack = self._ack
+            if self._cap_args:
+                ack, keys = self._ack_capped, keys + self._held_keys()
+            args = [self._pack(checked), *self._cap_args]
+            self._script(ack, keys, args, items=len(checked))
 
     def reject_item(
         self, item: Item, delay: Delay | None = None, *, reason: str | None = None
@@ -432,14 +496,17 @@ class Queue(Structure):
             self.keys.delayed,
             self.keys.dead_records,
         ]
+        reject = self._reject
+        if self._cap_args:
+            reject, keys = self._reject_capped, keys + self._held_keys()
         most = self.max_deliveries or 0
-        tail: list[EncodableT] = [counted, why, self.client_id]
+        tail: list[EncodableT] = [counted, why, self.client_id, *self._cap_args]
         if len(groups) == 1:  # one script call, as a reject without delay always is
             args: list[EncodableT] = [most, self._pack(checked), next(iter(groups)), *tail]
-            dead = int(self._script(self._reject, keys, args, items=len(checked)))
+            dead = int(self._script(reject, keys, args, items=len(checked)))
         else:
             calls = [
-                self._call(self._reject, keys, [most, self._pack(part), later, *tail])
+                self._call(reject, keys, [most, self._pack(part), later, *tail])
                 for later, part in groups.items()
             ]
             dead = sum(int(dead) for dead in self._write(calls))
@@ -544,15 +611,23 @@ class Queue(Structure):
         return recovered
 
     def _recovery(self, processing: str, max_age: int, *, drop: bool) -> _scripts.Call:
+        cap = self.max_in_flight or 0
         if drop:
-            return self._call(self._drop, [processing, self.keys.timeouts], [max_age])
+            keys = [processing, self.keys.timeouts, *self._held_keys()]
+            return self._call(self._drop, keys, [max_age, cap])
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
-        keys = [*self._recover_keys(processing), self.keys.dead_records]
+        keys = [*self._recover_keys(processing), self.keys.dead_records, *self._held_keys()]
         reason = LEASE_EXPIRED if max_age != _ALL else "recovered by re_enqueue_all_items"
         consumer = processing.removeprefix(self.keys.processing(""))
-        return self._call(self._recover_list, keys, [max_age, max_deliveries, reason, consumer])
+        cap = self.max_in_flight or 0
+        args: list[EncodableT] = [max_age, max_deliveries, reason, consumer, cap]
+        return self._call(self._recover_list, keys, args)
+
+    def _held_keys(self) -> list[str]:
+        """The keys of the in-flight cap, last in the scripts that free held items."""
+        return [self.keys.in_flight, self.keys.in_flight_freed]
 
     def _recover_keys(self, processing: str) -> list[str]:
         """The keys of the script that recovers a processing list."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from redis.cluster import RedisCluster
 
     from aiopyrq._delay import Delay
+    from aiopyrq._limits import RateLimit
     from aiopyrq.sync._types import Item, Kind
 
 _UNFINISHED = 64  # unfinished adds remembered, at most
@@ -52,6 +53,10 @@ class ShardedQueue:
         unique: Use UniqueQueues (uniqueness then holds per shard: an item always goes to
             the same shard, chosen by its hash).
         **options: The options of Queue (``max_deliveries``, ``durability`` ...).
+            ``max_in_flight`` and ``rate_limit`` hold per shard: each shard is a queue of
+            its own, in a hash slot of its own, so over the sharded queue at most
+            ``shards`` times as many (a script sees one slot only; see
+            docs/concepts/limits.md).
     """
 
     leases = True
@@ -85,6 +90,16 @@ class ShardedQueue:
     def kind(self) -> Kind:
         """How its shards keep their items: ``"unique"`` or ``"queue"``."""
         return "unique" if self.unique else "queue"
+
+    @property
+    def max_in_flight(self) -> int | None:
+        """The cap on the items held from each shard (``None``: none)."""
+        return self.shards[0].max_in_flight
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The rate limit of each shard, ``(count, seconds)`` (``None``: none)."""
+        return self.shards[0].rate_limit
 
     @property
     def shard_names(self) -> tuple[str, ...]:

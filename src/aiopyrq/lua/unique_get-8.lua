@@ -9,21 +9,31 @@
     KEYS[3] this consumer's processing list
     KEYS[4] timeouts hash
     KEYS[5] delayed items (sorted set: item -> due unix time in ms)
+    KEYS[6] rate limit window (includes/limits)
+    KEYS[7] in-flight counts (includes/limits)
+    KEYS[8] in-flight tokens of freed room (includes/limits)
     ARGV[1] how many items to take, >= 1
     ARGV[2] 1: renew the lease even if the consumer holds nothing; 0: only if
             it holds items
+    ARGV[3] limits (absent: none; see includes/limits): max_in_flight, 0: none
+    ARGV[4] rate limit: items per period, 0: none
+    ARGV[5] rate limit: the period in microseconds
 
   Output:
     { the items taken, oldest first; when none: milliseconds until the next
-      delayed item is due, -1 if none is delayed (else 0) }
+      delayed item is due, -1 if none is delayed (else 0); with limits: as queue_get }
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/take"
+--- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
   'SREM', 'ZRANGE' })
 check_types({ KEYS[2], 'set' })
-return take(KEYS[1], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), ARGV[2] == '1',
-  function(items) push_all('SREM', KEYS[2], items) end, false)
+local count, limited = limits_before(KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[1]), ARGV[3],
+  ARGV[4], ARGV[5])
+return limits_after(take(KEYS[1], KEYS[3], KEYS[4], KEYS[5], count, ARGV[2] == '1',
+  function(items) push_all('SREM', KEYS[2], items) end, false),
+  limited, KEYS[6], KEYS[7], KEYS[8], KEYS[3])

@@ -13,12 +13,15 @@
     KEYS[5] dead-letter list
     KEYS[6] delayed items (sorted set: prefixed item -> due unix time in ms)
     KEYS[7] dead-letter records hash (item -> JSON record of its death)
+    KEYS[8] in-flight counts (includes/limits)
+    KEYS[9] in-flight tokens of freed room (includes/limits)
     ARGV[1] max_deliveries; 0: no dead letters
     ARGV[2] the items, packed: a msgpack array of strings
     ARGV[3] delay in milliseconds; 0: back to the front of the queue now
     ARGV[4] 1: count the failed delivery even without max_deliveries
     ARGV[5] the reason kept with the items that die ('': none)
     ARGV[6] this consumer's id, kept with the items that die
+    ARGV[7] max_in_flight (absent: no cap)
 
   Output:
     how many items went to the dead-letter list
@@ -29,12 +32,14 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/reject"
+--- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
   'ZRANGE', 'ZADD', 'HSET' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list',
   KEYS[6], 'zset', KEYS[7], 'hash' })
-return reject(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
+local held = held_before(KEYS[8], KEYS[9], KEYS[2], ARGV[7])
+return held_after(held, reject(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
   cmsgpack.unpack(ARGV[2]), function(items) return items end,
   reject_later(KEYS[6], ARGV[3], ARGV[4], call_key),
-  { records = KEYS[7], reason = ARGV[5], consumer = ARGV[6] })
+  { records = KEYS[7], reason = ARGV[5], consumer = ARGV[6] }))
