@@ -1,6 +1,9 @@
 """Run the standalone behaviour suites on each redis-py, Python and transport CI proves.
 
-Usage: ``python ci/matrix.py [--list] [--only PYTHON/REDIS/TRANSPORT ...]`` (``make matrix``).
+Usage: ``python ci/matrix.py [--list] [--jobs N] [--only PYTHON/REDIS/TRANSPORT ...]``
+(``make matrix``). With ``--jobs N``, N environments (a Python and a redis-py, each with its
+two transports in turn) run side by side, each suite starting servers of its own on free
+ports.
 
 Each combination gets a virtual environment of its own under ``.matrix/`` (git-ignored,
 kept between runs, made again when pyproject.toml changes), with the package installed
@@ -21,12 +24,14 @@ The redis-py versions here are the ones the fast path is proven on:
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +63,7 @@ SUITES = (
     "tests/integration/sync/test_sync_consumer.py",
 )
 STANDALONE = "not cluster and not sentinel"
+_PRINTING = threading.Lock()  # a failure's output, whole, with --jobs
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,8 @@ def run(folder: Path, combination: Combination) -> tuple[bool, str]:
     ran = re.search(r"(\d+) passed", last)
     passed = result.returncode == 0 and ran is not None and int(ran.group(1)) > 0
     if not passed:
-        print(result.stdout[-6000:], result.stderr[-3000:], sep="\n")
+        with _PRINTING:
+            print(f"matrix: {combination}:", result.stdout[-6000:], result.stderr[-3000:], sep="\n")
     return passed, last
 
 
@@ -181,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="list the combinations and stop")
     parser.add_argument("--only", nargs="*", default=[], help="PYTHON/REDIS/TRANSPORT to run")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="environments run side by side (each its servers)"
+    )
     args = parser.parse_args(argv)
     chosen = [c for c in combinations() if not args.only or str(c) in args.only]
     for (python, redis), reason in EXCLUDED.items():
@@ -188,10 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(*chosen, sep="\n")
         return 0
-    results: dict[Combination, str] = {}
     pythons = {c.python: find_python(c.python) for c in chosen}
+    groups: dict[tuple[str, str], list[Combination]] = {}  # one environment each
     for combination in chosen:
-        results[combination] = run_one(combination, pythons[combination.python])
+        groups.setdefault((combination.python, combination.redis), []).append(combination)
+
+    def run_group(group: list[Combination]) -> dict[Combination, str]:
+        return {c: run_one(c, pythons[c.python]) for c in group}
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = {c: r for done in pool.map(run_group, groups.values()) for c, r in done.items()}
     return report(chosen, results)
 
 
