@@ -206,6 +206,15 @@ Snapshot = QueueSnapshot | PoolSnapshot | ShardedSnapshot
 
 
 @dataclass(frozen=True)
+class Next:
+    """An item at the head of a structure: the next to be handed out (a Pool's with its state)."""
+
+    item: str
+    due_in: float | None = None  # a Pool's: seconds until due, 0 or less when due
+    in_flight: bool = False  # a Pool's: handed out, due again in due_in seconds
+
+
+@dataclass(frozen=True)
 class Target:
     """What a name stands for: a Queue, UniqueQueue or Pool, or the shards of a sharded queue."""
 
@@ -447,6 +456,16 @@ def read_pool(client: Client, name: str) -> PoolSnapshot:
     if not isinstance(snapshot, PoolSnapshot):  # read gives a Pool's: never
         raise TypeError(snapshot)
     return snapshot
+
+
+def head(client: Client, name: str, kind: Kind, count: int) -> list[Next]:
+    """The next ``count`` items of a structure to be handed out, first first."""
+    key = keys_of(client, name).queue
+    if kind != "pool":
+        return [Next(text(item)) for item in reversed(client.lrange(key, -count, -1))]
+    now = server_time(client, key)
+    page: list[tuple[Any, float]] = client.zrange(key, 0, count - 1, withscores=True)  # type: ignore[assignment]
+    return [Next(text(item), score - now, in_flight(score)) for item, score in page]
 
 
 def server_time(client: Client, key: str) -> int:

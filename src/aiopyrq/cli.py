@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -22,7 +22,7 @@ import aiopyrq
 from aiopyrq import _listing, _snapshot
 from aiopyrq._types import KIND_NAMES, structure_of
 from aiopyrq._urls import mask
-from aiopyrq.errors import AiopyrqError
+from aiopyrq.errors import AiopyrqError, MissingDependencyError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -105,10 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = args.url or os.environ.get("REDIS_URL") or DEFAULT_URL
     try:
+        args.prepare()  # e.g. web: its extra is there, before anything connects
         with _connect(url, args.cluster) as client:
             return int(args.run(args, client, url))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except MissingDependencyError as error:
+        print(f"aiopyrq: {error}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
     except (
         UsageError,
         _snapshot.SnapshotError,
@@ -133,16 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="the server is (or is not) a Redis Cluster node (default: ask it)",
     )
-    parser.set_defaults(url=None, cluster=None)
-    url = argparse.ArgumentParser(add_help=False)  # --url also after the command
+    parser.set_defaults(url=None, cluster=None, prepare=lambda: None)
+    url = argparse.ArgumentParser(add_help=False)  # --url and --cluster also after the command
     url.add_argument("--url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    common = argparse.ArgumentParser(add_help=False, parents=[url])
-    common.add_argument(
+    url.add_argument(
         "--cluster",
         action=argparse.BooleanOptionalAction,
         default=argparse.SUPPRESS,
         help=argparse.SUPPRESS,
     )
+    common = argparse.ArgumentParser(add_help=False, parents=[url])
     common.add_argument(
         "--kind",
         choices=list(KIND_NAMES),
@@ -166,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     _listing.add_command(commands, url)
+    _add_web(commands, url)
     stats = command("stats", _stats, "waiting, delayed, in flight per consumer, dead letters")
     stats.add_argument("names", nargs="+", metavar="NAME", help=NAME_OR_PATTERN)
     stats.add_argument("--json", action="store_true", help="print JSON")
@@ -205,6 +210,60 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--interval", type=_positive_float, default=2.0, help="seconds (2)")
     watch.add_argument("--count", type=_positive_int, help="stop after this many refreshes")
     return parser
+
+
+def _add_web(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    parent: argparse.ArgumentParser,
+) -> None:
+    """Add the command ``web``: the dashboard (``aiopyrq.web``), served by uvicorn."""
+    text = "serve the dashboard: every structure, its consumers, history and dead letters"
+    web = commands.add_parser(
+        "web",
+        parents=[parent],
+        help=text,
+        description=(
+            f"{text.capitalize()}, in a browser (the extra web: pip install "
+            "'aio-py-rq[web]'). Read-only unless a token is given: then a browser that "
+            "signs in with it can requeue or purge dead letters and requeue the items of "
+            "stale consumers."
+        ),
+    )
+    web.add_argument("--host", default="127.0.0.1", help="the address to listen on (%(default)s)")
+    web.add_argument("--port", type=int, default=8000, help="the port to listen on (%(default)s)")
+    web.add_argument(
+        "--token",
+        default=os.environ.get("AIOPYRQ_WEB_TOKEN"),
+        help="allow actions to whoever gives this token (default $AIOPYRQ_WEB_TOKEN, else none: "
+        "read-only)",
+    )
+    web.set_defaults(run=_web, prepare=_web_modules)
+
+
+def _web_modules() -> tuple[Any, Any]:
+    """The modules ``web`` needs: uvicorn and ``aiopyrq.web``.
+
+    Raises:
+        MissingDependencyError: The extra web is not installed.
+    """
+    try:  # the extra web is optional
+        import uvicorn  # noqa: PLC0415
+
+        from aiopyrq import web  # noqa: PLC0415
+    except ImportError as exc:
+        msg = "aiopyrq web needs the extra web: pip install 'aio-py-rq[web]'"
+        raise MissingDependencyError(msg) from exc
+    return uvicorn, web
+
+
+def _web(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
+    """Serve the dashboard until Ctrl-C or SIGTERM."""
+    uvicorn, web = _web_modules()
+    app = web.create_app(client, token=args.token or None, label=mask(url))
+    mode = "actions need the token" if args.token else "read-only"
+    _say(f"aiopyrq web: {mask(url)} on http://{args.host}:{args.port}/ ({mode})")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
 
 
 NAME_OR_PATTERN = (
@@ -383,21 +442,19 @@ def _peek(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
 
 def _next_items(client: _snapshot.Client, name: str, kind: Kind, count: int) -> list[str]:
     """The next items of a structure to be handed out, first first (a Pool's with their state)."""
-    key = _snapshot.keys_of(client, name).queue
-    if kind != "pool":
-        return [_snapshot.text(item) for item in reversed(client.lrange(key, -count, -1))]
-    now = _snapshot.server_time(client, key)
-    page: list[tuple[str, float]] = client.zrange(key, 0, count - 1, withscores=True)  # type: ignore[assignment]
-    lines = []
-    for item, score in page:
-        if score <= now:
-            state = "due"
-        elif _snapshot.in_flight(score):
-            state = f"in flight, due again in {age(score - now)}"
-        else:
-            state = f"due in {age(score - now)}"
-        lines.append(f"{_snapshot.text(item)}\t{state}")
-    return lines
+    return [
+        next_item.item if next_item.due_in is None else f"{next_item.item}\t{pool_state(next_item)}"
+        for next_item in _snapshot.head(client, name, kind, count)
+    ]
+
+
+def pool_state(next_item: _snapshot.Next) -> str:
+    """Where a Pool's item stands: ``due``, ``due in 5 s``, ``in flight, due again in 5 s``."""
+    if next_item.due_in is None or next_item.due_in <= 0:
+        return "due"
+    if next_item.in_flight:
+        return f"in flight, due again in {age(next_item.due_in)}"
+    return f"due in {age(next_item.due_in)}"
 
 
 def _stale(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
