@@ -46,14 +46,32 @@ def chromium() -> str:
     return found.stdout.strip()
 
 
-class Dashboard:
-    """``aiopyrq web`` on a free loopback port, until stopped."""
+# An app of one's own that mounts the dashboard under /queues: argv URL, port, token.
+MOUNTED = """
+import sys
+import redis, uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from aiopyrq.web import create_app
 
-    def __init__(self, url: str, *, token: str | None = None, cluster: bool = False) -> None:
-        self.base = f"http://127.0.0.1:{_free_port()}"
-        port = self.base.rsplit(":", 1)[1]
+client = redis.Redis.from_url(sys.argv[1], decode_responses=True)
+app = Starlette(routes=[Mount("/queues", app=create_app(client, token=sys.argv[3]))])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+class Dashboard:
+    """``aiopyrq web`` on a free loopback port (or the app ``MOUNTED``), until stopped."""
+
+    def __init__(
+        self, url: str, *, token: str | None = None, cluster: bool = False, mounted: bool = False
+    ) -> None:
+        port = str(_free_port())
+        self.base = f"http://127.0.0.1:{port}" + ("/queues" if mounted else "")
         command = [sys.executable, "-m", "aiopyrq", "web", "--url", url, "--port", port]
         command += ["--cluster"] if cluster else ["--no-cluster"]
+        if mounted:
+            command = [sys.executable, "-c", MOUNTED, url, port, token or ""]
         env = {k: v for k, v in os.environ.items() if k != "AIOPYRQ_WEB_TOKEN"}
         if token:
             env["AIOPYRQ_WEB_TOKEN"] = token  # as an operator would give it
@@ -372,6 +390,26 @@ def test_read_only_dashboard_has_no_actions(page, url, fleet):
         bearer = {"authorization": f"Bearer {TOKEN}"}
         assert page.request.post(target, headers=bearer).status == 403
         assert page.request.post(f"{app.base}/sign-in", form={"token": TOKEN}).status == 403
+    finally:
+        app.stop()
+
+
+def test_mounted_in_an_app_of_ones_own(page, url, fleet):
+    """Mounted under /queues: its pages, assets, JSON, sign-in and actions stay under it."""
+    app = Dashboard(url, token=TOKEN, mounted=True)
+    try:
+        page.goto(app.base + "/")
+        expect(page.locator("body")).to_have_attribute("data-refreshed", re.compile("[1-9]"))
+        header = page.locator("header.top")
+        assert header.evaluate("e => getComputedStyle(e).display") == "flex"  # its CSS
+        page.click(f"a:text('{fleet['failing']}')")
+        assert page.url == f"{app.base}/s/{fleet['failing']}"
+        sign_in(page, app.base)
+        assert [c["path"] for c in page.context.cookies()] == ["/queues"]
+        page.goto(f"{app.base}/s/{fleet['stale']}")
+        page.click("text=Preview…")
+        assert page.url.startswith(f"{app.base}/act/requeue-stale/{fleet['stale']}?")
+        expect(page.locator("#preview")).to_contain_text("Would requeue")
     finally:
         app.stop()
 

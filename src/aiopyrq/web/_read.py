@@ -8,6 +8,7 @@ the dashboard changes Redis only through the library's scripts. Items are shown 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from aiopyrq import _listing, _snapshot, sync
@@ -129,7 +130,7 @@ def _history(client: _snapshot.Client, target: _snapshot.Target) -> list[dict[st
     get_history = getattr(made, "get_history", None)
     if get_history is None:
         return None
-    return [vars(minute) for minute in get_history(minutes=HISTORY_MINUTES)]
+    return [asdict(minute) for minute in get_history(minutes=HISTORY_MINUTES)]
 
 
 def _structure(client: _snapshot.Client, target: _snapshot.Target) -> Consumable:
