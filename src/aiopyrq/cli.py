@@ -237,6 +237,13 @@ def _add_web(
         help="allow actions to whoever gives this token (default $AIOPYRQ_WEB_TOKEN, else none: "
         "read-only)",
     )
+    web.add_argument(
+        "--refresh",
+        type=_positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how often a page reads its counts again (%(default)s)",
+    )
     web.set_defaults(run=_web, prepare=_web_modules)
 
 
@@ -259,7 +266,7 @@ def _web_modules() -> tuple[Any, Any]:
 def _web(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     """Serve the dashboard until Ctrl-C or SIGTERM."""
     uvicorn, web = _web_modules()
-    app = web.create_app(client, token=args.token or None, label=mask(url))
+    app = web.create_app(client, token=args.token or None, label=mask(url), refresh=args.refresh)
     mode = "actions need the token" if args.token else "read-only"
     _say(f"aiopyrq web: {mask(url)} on http://{args.host}:{args.port}/ ({mode})")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -55,7 +55,8 @@ from starlette.routing import Mount
 from aiopyrq.web import create_app
 
 client = redis.Redis.from_url(sys.argv[1], decode_responses=True)
-app = Starlette(routes=[Mount("/queues", app=create_app(client, token=sys.argv[3]))])
+dashboard = create_app(client, token=sys.argv[3], refresh=1)
+app = Starlette(routes=[Mount("/queues", app=dashboard)])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 
@@ -69,6 +70,7 @@ class Dashboard:
         port = str(_free_port())
         self.base = f"http://127.0.0.1:{port}" + ("/queues" if mounted else "")
         command = [sys.executable, "-m", "aiopyrq", "web", "--url", url, "--port", port]
+        command += ["--refresh", "1"]
         command += ["--cluster"] if cluster else ["--no-cluster"]
         if mounted:
             command = [sys.executable, "-c", MOUNTED, url, port, token or ""]

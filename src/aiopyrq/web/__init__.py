@@ -17,6 +17,7 @@ as a dry run (see ``_guard`` for the checks on each POST).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiopyrq.errors import MissingDependencyError
@@ -52,6 +53,7 @@ ACTIONS = {
     "purge-dead": ("purge", "dead letters", "deleted for good"),
     "requeue-stale": ("requeue", "items of stale consumers", "back to the front of the queue"),
 }
+RESCAN = 30.0  # seconds: the overview's refreshes read the structures found, and SCAN anew
 _SECURITY_HEADERS = {
     "content-security-policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -169,6 +171,7 @@ class _Views:
         )
         self.env.filters["count"] = _count
         self.passwords = _passwords(client)
+        self._found: dict[str, tuple[float, list[_snapshot.Target]]] = {}  # pattern: (when, what)
 
     def _page(self, request: Request, template: str, code: int = 200, **context: Any) -> Response:  # noqa: ANN401
         session = self.guard.session(request)
@@ -197,12 +200,25 @@ class _Views:
 
     async def overview(self, request: Request) -> Response:
         pattern = request.query_params.get("match") or "*"
-        rows = await run_in_threadpool(_read.overview, self.client, pattern)
+        rows = await run_in_threadpool(self._overview, pattern, fresh=True)
         return self._page(request, "overview.html", rows=rows, pattern=pattern)
 
     async def overview_json(self, request: Request) -> Response:
         pattern = request.query_params.get("match") or "*"
-        return self._json({"rows": await run_in_threadpool(_read.overview, self.client, pattern)})
+        return self._json({"rows": await run_in_threadpool(self._overview, pattern)})
+
+    def _overview(self, pattern: str, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """The overview's rows: the structures of the last SCAN, each read now.
+
+        A page load scans anew, a refresh when the last scan is ``RESCAN`` seconds old.
+        """
+        found, targets = self._found.get(pattern, (0.0, []))
+        if fresh or time.monotonic() - found > RESCAN:
+            targets = _read.find(self.client, pattern)
+            if len(self._found) >= 16:  # noqa: PLR2004 - a few patterns are remembered
+                self._found.clear()
+            self._found[pattern] = (time.monotonic(), targets)
+        return _read.overview(self.client, targets)
 
     async def structure(self, request: Request) -> Response:
         name = request.path_params["name"]

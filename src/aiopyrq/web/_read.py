@@ -32,9 +32,13 @@ def cut(item: object, limit: int = ITEM_CHARS) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def overview(client: _snapshot.Client, pattern: str = "*") -> list[dict[str, Any]]:
-    """One row per structure found (``aiopyrq ls``), with its class's name."""
-    targets = _listing.find(client, pattern)
+def find(client: _snapshot.Client, pattern: str = "*") -> list[_snapshot.Target]:
+    """Every structure whose name matches pattern, as ``aiopyrq ls`` finds them (SCAN)."""
+    return _listing.find(client, pattern)
+
+
+def overview(client: _snapshot.Client, targets: list[_snapshot.Target]) -> list[dict[str, Any]]:
+    """One row per structure (``aiopyrq ls``), with its class's name."""
     return [_row(snapshot) for snapshot in _snapshot.read_targets(client, targets)]
 
 

@@ -112,6 +112,7 @@
   }
 
   async function refresh() {
+    const started = performance.now();
     try {
       const response = await fetch(api, { headers: { accept: "application/json" }, cache: "no-store" });
       const data = await response.json();
@@ -124,10 +125,12 @@
       status.textContent = `not updated: ${error.message}`;
       status.classList.add("stale");
     }
+    // A page slow to read (many structures) is read less often: at most a fifth of the time.
+    setTimeout(refresh, Math.max(every, 5 * (performance.now() - started)));
   }
 
   if (api) {
-    refresh();
-    setInterval(refresh, every);
+    // The overview comes with fresh counts; a structure's page fetches its charts at once.
+    setTimeout(refresh, body.dataset.page === "overview" ? every : 0);
   }
 })();
