@@ -247,6 +247,9 @@ def _add_web(
     web.set_defaults(run=_web, prepare=_web_modules)
 
 
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
 def _web_modules() -> tuple[Any, Any]:
     """The modules ``web`` needs: uvicorn and ``aiopyrq.web``.
 
@@ -266,7 +269,14 @@ def _web_modules() -> tuple[Any, Any]:
 def _web(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     """Serve the dashboard until Ctrl-C or SIGTERM."""
     uvicorn, web = _web_modules()
-    app = web.create_app(client, token=args.token or None, label=mask(url), refresh=args.refresh)
+    loopback = args.host in LOOPBACK
+    app = web.create_app(
+        client,
+        token=args.token or None,
+        label=mask(url),
+        refresh=args.refresh,
+        allowed_hosts=LOOPBACK if loopback else None,  # no DNS rebinding to a local one
+    )
     mode = "actions need the token" if args.token else "read-only"
     _say(f"aiopyrq web: {mask(url)} on http://{args.host}:{args.port}/ ({mode})")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from uuid import uuid4
@@ -291,6 +292,22 @@ def test_structure_page_shows_consumers_items_and_dead_letters(page, dashboard, 
     assert max(map(len, dead)) == 120
     shoot(page, "structure-failing")
 
+    page.goto(f"{dashboard}/s/{fleet['pool']}")
+    counts = page.locator("#counts [data-field]")
+    assert dict(
+        zip(
+            counts.evaluate_all("cs => cs.map(c => c.dataset.field)"),
+            counts.all_inner_texts(),
+            strict=True,
+        )
+    ) == {"total": "4", "waiting": "4", "in_flight": "0", "scheduled": "0"}
+    rows = page.locator("#head tbody tr")
+    assert [row.locator("td").all_inner_texts()[1:] for row in rows.all()] == [
+        [f"p-{i}", "due"] for i in range(4)
+    ]
+    assert page.locator("#consumers, #dead").count() == 0  # a Pool has neither
+    shoot(page, "structure-pool")
+
 
 def test_numbers_refresh_on_their_own(page, dashboard, fleet, rclient):
     """Items added after the page loaded show up in its counts without a reload."""
@@ -369,6 +386,8 @@ def test_actions_without_the_token_are_refused(page, browser, dashboard, fleet, 
     forged = {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}
     form = {"older_than": "0", "csrf": csrf}
     assert page.request.post(target, form=form, headers=forged).status == 403
+    signed = {"token": TOKEN}
+    assert anonymous.post(f"{dashboard}/sign-in", form=signed, headers=forged).status == 403
     other = browser.new_context()  # another browser: the CSRF token is not its own
     assert other.request.post(target, form=form).status == 403
     other.close()
@@ -414,6 +433,26 @@ def test_mounted_in_an_app_of_ones_own(page, url, fleet):
         expect(page.locator("#preview")).to_contain_text("Would requeue")
     finally:
         app.stop()
+
+
+def status_with_host(address: str, host: str) -> int:
+    """The status of a GET of address with the Host header naming host."""
+    request = urllib.request.Request(address, headers={"Host": host})  # noqa: S310 - http
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_page_asked_for_another_host_is_refused(dashboard):
+    """On loopback, a request for another host name (DNS rebinding) gets 400."""
+    port = dashboard.rsplit(":", 1)[1]
+    statuses = {
+        host: status_with_host(f"{dashboard}/api/overview", f"{host}:{port}")
+        for host in ("evil.example", "localhost", "127.0.0.1")
+    }
+    assert statuses == {"evil.example": 400, "localhost": 200, "127.0.0.1": 200}
 
 
 def test_the_password_never_shows(page, dashboard, fleet):

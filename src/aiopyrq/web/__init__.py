@@ -27,6 +27,7 @@ try:
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -44,6 +45,8 @@ from aiopyrq.web import _read
 from aiopyrq.web._guard import COOKIE, Guard
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from starlette.requests import Request
 
 __all__ = ["create_app"]
@@ -71,6 +74,7 @@ def create_app(
     token: str | None = None,
     label: str | None = None,
     refresh: float = 5.0,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
     """The dashboard of the structures on client's server (or cluster), as an ASGI app.
 
@@ -82,6 +86,9 @@ def create_app(
         label: What the pages call the server; default its host and port (never a
             password).
         refresh: Seconds between two refreshes of a page's numbers and charts.
+        allowed_hosts: The host names requests may be addressed to (the ``Host`` header),
+            others get 400: against DNS rebinding, a site that makes a visitor's browser
+            read a dashboard on the visitor's loopback. ``None``: any.
 
     Returns:
         The app.
@@ -117,6 +124,8 @@ def create_app(
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.add_middleware(_Headers)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return app
 
 
