@@ -7,6 +7,7 @@ from typing import Any
 
 from aiopyrq._consumer import Consumer
 from aiopyrq._durability import Durability
+from aiopyrq._history import HistoryMinute
 from aiopyrq._pool import Pool
 from aiopyrq._queue import Queue
 from aiopyrq._sharded import ShardedQueue
@@ -27,6 +28,7 @@ __all__ = [
     "ConsumerStats",
     "Durability",
     "DurabilityError",
+    "HistoryMinute",
     "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",

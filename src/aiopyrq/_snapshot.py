@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import redis
 import redis.cluster
 
+from aiopyrq import _history
 from aiopyrq._keys import QueueKeys, shard_keys, shard_names
 from aiopyrq._types import KIND_NAMES, Kind
 from aiopyrq.errors import AiopyrqError
@@ -517,6 +518,29 @@ def read_many(
         else _queue(keys, kind, now, first, more)
         for (keys, kind), now, first in zip(every, clocks, counts, strict=True)
     ]
+
+
+def read_histories(
+    client: Client, targets: Sequence[Target], minutes: int
+) -> list[list[_history.HistoryMinute]]:
+    """The history of each structure, or of a sharded queue's shards summed (``_history``).
+
+    One TIME per server (on a cluster: per master holding one), then one HMGET per
+    structure, pipelined.
+    """
+    _history.check_minutes(minutes)
+    keys = [keys_of(client, name).history for target in targets for name in target.names]
+    now = _clocks(client, keys)
+    pipe = client.pipeline(transaction=False)
+    for key, at in zip(keys, now, strict=True):
+        pipe.hmget(key, _history.fields(at, minutes))
+    replies = iter(pipe.execute() if keys else [])
+    clocks = iter(now)
+    histories = []
+    for target in targets:
+        parts = [_history.parse(next(clocks), next(replies)) for _ in target.names]
+        histories.append(_history.summed(parts, minutes) if target.shards else parts[0])
+    return histories
 
 
 def _clocks(client: Client, keys: Sequence[str]) -> list[int]:

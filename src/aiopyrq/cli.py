@@ -19,7 +19,7 @@ import redis.asyncio.cluster
 import redis.cluster
 
 import aiopyrq
-from aiopyrq import _listing, _snapshot
+from aiopyrq import _history, _listing, _snapshot
 from aiopyrq._types import KIND_NAMES, structure_of
 from aiopyrq._urls import mask
 from aiopyrq.errors import AiopyrqError, MissingDependencyError
@@ -171,7 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _listing.add_command(commands, url)
     _add_web(commands, url)
-    stats = command("stats", _stats, "waiting, delayed, in flight per consumer, dead letters")
+    stats = command(
+        "stats",
+        _stats,
+        "waiting, delayed, in flight per consumer, dead letters, and items per second",
+    )
     stats.add_argument("names", nargs="+", metavar="NAME", help=NAME_OR_PATTERN)
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.add_argument(
@@ -425,20 +429,59 @@ def _stats(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
         time.sleep(args.over)
     seconds = time.monotonic() - started
     snapshots = _snapshot.read_targets(client, targets)
+    rates = _rates(client, targets)
+    shown = zip(snapshots, before, rates, strict=True)
     if args.json:
-        data = [_with_rates(now, was, seconds) for now, was in zip(snapshots, before, strict=True)]
+        data = [_with_rates(now, was, seconds, rate) for now, was, rate in shown]
         _say(json.dumps(data, indent=2))
     else:
-        views = [render(now, was, seconds) for now, was in zip(snapshots, before, strict=True)]
+        views = [render(now, was, seconds, rate) for now, was, rate in shown]
         _say("\n\n".join("\n".join(view) for view in views))
     return EXIT_OK
 
 
+RATE_MINUTES = 5
+"""The longer span of the rates from the history: the last full minute, and this many."""
+
+RATE_EVENTS = ("added", "delivered", "acked", "failed", "recovered", "dead")
+
+
+def _rates(
+    client: _snapshot.Client, targets: Sequence[_snapshot.Target]
+) -> list[dict[str, dict[str, float]]]:
+    """The items per second of each target from its history (``history_rates``)."""
+    return [
+        history_rates(history)
+        for history in _snapshot.read_histories(client, targets, RATE_MINUTES + 1)
+    ]
+
+
+def history_rates(history: Sequence[_history.HistoryMinute]) -> dict[str, dict[str, float]]:
+    """Items per second of each event over the last full minute and the last RATE_MINUTES.
+
+    The current minute, the last of the history, is still counting: it is left out.
+    """
+    full = history[:-1]
+    spans = {"last_minute": full[-1:], f"last_{RATE_MINUTES}_minutes": full[-RATE_MINUTES:]}
+    return {
+        span: {e: sum(getattr(m, e) for m in minutes) / (60 * len(minutes)) for e in RATE_EVENTS}
+        for span, minutes in spans.items()
+    }
+
+
 def _with_rates(
-    snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None, seconds: float
+    snapshot: _snapshot.Snapshot,
+    before: _snapshot.Snapshot | None,
+    seconds: float,
+    history: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, object]:
-    """The snapshot's JSON; after a first reading, each count's change per second since."""
+    """The snapshot's JSON, with the items per second from the history if given.
+
+    After a first reading, each count's change per second since, too.
+    """
     data = snapshot.to_json()
+    if history is not None:
+        data["history_per_second"] = history
     if before is None:
         return data
     was = before.to_json()
@@ -535,11 +578,12 @@ def _watch(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
             if refresh:
                 time.sleep(args.interval)
             snapshots = [(time.monotonic(), _snapshot.read_target(client, t)) for t in targets]
+            rates = _rates(client, targets)
             clock = time.strftime("%H:%M:%S", time.localtime(snapshots[0][1].server_time))
             lines = [f"aiopyrq watch  {mask(url)}  {clock}  every {args.interval:g} s"]
-            for read_at, snapshot in snapshots:
+            for (read_at, snapshot), rate in zip(snapshots, rates, strict=True):
                 was_at, was = before.get(snapshot.name, (read_at, None))
-                lines += ["", *render(snapshot, was, read_at - was_at)]
+                lines += ["", *render(snapshot, was, read_at - was_at, rate)]
                 before[snapshot.name] = (read_at, snapshot)
             if sys.stdout.isatty():
                 sys.stdout.write("\x1b[H\x1b[2J")  # clear the screen
@@ -570,11 +614,14 @@ def render(
     snapshot: _snapshot.Snapshot,
     before: _snapshot.Snapshot | None = None,
     seconds: float | None = None,
+    history: dict[str, dict[str, float]] | None = None,
 ) -> list[str]:
     """The lines that show a snapshot, with the changes since ``before`` if given.
 
     With ``seconds`` (the time since ``before`` was read), a line shows each count's change
     per second: the net change of what the structure holds, not items added or handled.
+    With ``history`` (``history_rates``), lines show the items added, delivered, acked ...
+    per second over the last full minute and the last few.
     """
     was = figures(before) if before is not None else {}
     notes = {}
@@ -595,6 +642,9 @@ def render(
             f"{k} {(v - was[k]) / seconds:+.1f}" for k, v in figures(snapshot).items()
         )
         lines.append(f"  Δ/s (change of each count per second, over {seconds:.1f} s): {rates}")
+    for span, rates_of in (history or {}).items():
+        shown = "  ".join(f"{event} {rate:.2f}" for event, rate in rates_of.items())
+        lines.append(f"  {span.replace('_', ' ') + ':':<16} {shown}  (items/s)")
     if isinstance(snapshot, _snapshot.ShardedSnapshot):
         lines += _shard_table(snapshot)
     if not isinstance(snapshot, _snapshot.PoolSnapshot):

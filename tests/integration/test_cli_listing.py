@@ -353,3 +353,19 @@ async def test_ls_lists_no_inner_key(where, name):
 
     # *NAME*: also the names a cluster gives keys with a hash tag, {NAME-p}-wakeup ...
     assert json.loads(ok(run("ls", "--json", f"*{name}*", url=url))) == []
+
+
+async def test_ls_lists_no_history_as_a_structure(where, name):
+    """A history is no structure: one left alone (its items all acked) gives no row, and a
+    busy queue's is not listed beside it."""
+    url, client = where
+    done = Queue(f"{name}-done", client)
+    await done.add_items(["x"])
+    await done.ack_items(await done.get_items(1))
+    busy = Queue(f"{name}-busy", client)
+    await busy.add_items(["y"])
+    assert await client.exists(done.keys.history, busy.keys.history) == 2
+
+    rows = json.loads(ok(run("ls", "--json", f"*{name}*", url=url)))
+
+    assert [row["name"] for row in rows] == [f"{name}-busy"]

@@ -425,3 +425,34 @@ def test_friendly_import_errors():
     assert tracing == (
         "MissingDependencyError aiopyrq.tracing needs OpenTelemetry: pip install 'aio-py-rq[otel]'"
     )
+
+
+async def test_items_per_second_from_the_history(redis_server, client, name):
+    """aiopyrq_items_per_second is each event's count of the last full minute, per second.
+
+    The last minute's slot is written as the scripts write it, the current one by a call.
+    """
+    queue = Queue(name, client)
+    await queue.add_items(["x"])  # this minute: still counting, not reported
+    now, _ = await client.time()
+    if now % 60 > 50:  # the scrape must see the same current minute
+        await asyncio.sleep(61 - now % 60)
+        now, _ = await client.time()
+    minute = now // 60 - 1
+    await client.hset(queue.keys.history, minute % 1440, f"{minute} 120 90 60 3 6 9 4")
+    registry = CollectorRegistry()
+    registry.register(QueueCollector(redis_server.url, [name]))
+    rates = {
+        event: registry.get_sample_value(
+            "aiopyrq_items_per_second", {"queue": name, "kind": "queue", "event": event}
+        )
+        for event in ("added", "delivered", "acked", "failed", "recovered", "dead")
+    }
+    assert rates == {
+        "added": 2.0,
+        "delivered": 1.5,
+        "acked": 1.0,
+        "failed": 0.05,
+        "recovered": 0.1,
+        "dead": 0.15,
+    }

@@ -16,7 +16,7 @@ import redis.asyncio
 from redis.asyncio import ConnectionPool
 
 from aiopyrq import Queue, ShardedQueue, UniqueQueue
-from tests.helpers import data_keys, server_now
+from tests.helpers import data_keys, events, history_totals, server_now
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
@@ -880,3 +880,13 @@ async def test_script_flush_between_calls(make, client, options):
         await client.script_flush()
         assert await step() == expected
     assert await waiting(client, q) == ["c", "d"]
+
+
+async def test_history_counts_adds_gets_and_acks(make):
+    """The history counts the items added, delivered and acked, and what waits after."""
+    queue = make()
+    await queue.add_items(["a", "b", "c"])
+    await queue.ack_items(await queue.get_items(2))
+    history = await queue.get_history(5)
+    assert len(history) == 5
+    assert await history_totals(queue) == events(added=3, delivered=2, acked=2, waiting=1)

@@ -26,6 +26,7 @@ Keys = list[str]
 FILL = {"list": "rpush", "set": "sadd"}
 PASSWORD = "any"  # noqa: S105 - the test user has nopass
 DUE_PREFIX = "0" * 20  # a Queue's delayed member: 20 characters, then the item
+HISTORY = ("hash", {"7": "7 1 0 0 0 0 0 1"})  # a history with one slot, a minute long gone
 
 
 def pack(*items: str) -> bytes:
@@ -41,31 +42,41 @@ def scenario(
 
 # One scenario per script: what its keys hold, its arguments; each makes the script write.
 SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] = {
-    "queue_add-1": scenario(("list", ["a"]), args=lambda _: [pack("x", "y")]),
-    "queue_get-4": scenario(
+    "queue_add-2": scenario(("list", ["a"]), HISTORY, args=lambda _: [pack("x", "y")]),
+    "queue_get-5": scenario(
         ("list", ["a", "b", "c"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[1]: 1}),
         ("zset", {DUE_PREFIX + "d": 1, DUE_PREFIX + "e": 4102444800000}),
+        HISTORY,
         args=lambda _: [2, 1],
     ),
-    "unique_get-5": scenario(
+    "unique_get-6": scenario(
         ("list", ["a", "b", "c"]),
         ("set", ["a", "b", "c", "d", "e"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[2]: 1}),
         ("zset", {"d": 1, "e": 4102444800000}),
+        HISTORY,
         args=lambda _: [2, 1],
     ),
-    "queue_delay-1": scenario(("zset", {"x": 1}), args=lambda _: [1000, pack("a", "a")]),
-    "unique_delay-2": scenario(
-        ("set", ["q"]), ("zset", {"x": 1}), args=lambda _: [1000, pack("a", "q", "a")]
+    "queue_delay-3": scenario(
+        ("zset", {"x": 1}), ("list", ["q"]), HISTORY, args=lambda _: [1000, pack("a", "a")]
+    ),
+    "unique_delay-4": scenario(
+        ("set", ["q"]),
+        ("zset", {"x": 1}),
+        ("list", ["q"]),
+        HISTORY,
+        args=lambda _: [1000, pack("a", "q", "a")],
     ),
     "queue_counts-2": scenario(("list", ["a"]), ("zset", {"d": 1, "e": 4102444800000})),
-    "queue_ack-3": scenario(
+    "queue_ack-5": scenario(
         ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[0]: 1}),
         ("hash", {"a": 1}),
+        ("list", ["q"]),
+        HISTORY,
         args=lambda _: [pack("a", "b", "c")],
     ),
     "queue_reject-6": scenario(
@@ -121,17 +132,26 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     "queue_drop-2": scenario(("list", ["a"]), ("hash", lambda k: {k[0]: 1}), args=lambda _: [10]),
     "queue_reset-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
     "queue_rollback-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
-    "unique_add-2": scenario(("list", ["q"]), ("set", ["q"]), args=lambda _: [pack("x", "q")]),
+    "unique_add-3": scenario(
+        ("list", ["q"]), ("set", ["q"]), HISTORY, args=lambda _: [pack("x", "q")]
+    ),
     "unique_delete-3": scenario(
         ("list", ["q", "x"]),
         ("set", ["q", "x", "d"]),
         ("zset", {"d": 4102444800000}),
         args=lambda _: [pack("q", "d")],
     ),
-    "pool_add-2": scenario(("zset", {"a": 1}), ("list", ["1"]), args=lambda _: [pack("x")]),
-    "pool_get-1": scenario(("zset", {"a": 1, "b": 2}), args=lambda _: [5, 60]),
-    "pool_ack-1": scenario(("zset", {"a": 4102444800.1}), args=lambda _: [60, pack("a")]),
-    "pool_remove-1": scenario(("zset", {"a": 4102444800.1}), args=lambda _: [pack("a")]),
+    "pool_add-3": scenario(
+        ("zset", {"a": 1}), ("list", ["1"]), HISTORY, args=lambda _: [pack("x")]
+    ),
+    "pool_get-2": scenario(("zset", {"a": 1, "b": 2.1}), HISTORY, args=lambda _: [5, 60]),
+    "pool_ack-2": scenario(
+        ("zset", {"a": 4102444800.1}), HISTORY, args=lambda _: [60, pack("a")]
+    ),
+    "pool_remove-2": scenario(
+        ("zset", {"a": 4102444800.1}), HISTORY, args=lambda _: [pack("a")]
+    ),
+    "queue_history-1": scenario(HISTORY, args=lambda _: [10]),
     "pool_count_due-1": scenario(("zset", {"a": 1})),
     "pool_next_due-1": scenario(("zset", {"a": 1})),
 }

@@ -24,6 +24,7 @@ PUBLIC = [
     "ConsumerStats",
     "Durability",
     "DurabilityError",
+    "HistoryMinute",
     "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",

@@ -19,6 +19,7 @@ itself.
 from __future__ import annotations
 
 from aiopyrq._durability import Durability
+from aiopyrq._history import HistoryMinute
 from aiopyrq._stats import ConsumerStats
 from aiopyrq.errors import (
     AiopyrqError,
@@ -40,6 +41,7 @@ __all__ = [
     "ConsumerStats",
     "Durability",
     "DurabilityError",
+    "HistoryMinute",
     "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",

@@ -83,16 +83,16 @@ class Queue(Structure):
     leases: ClassVar[bool] = True
     shard_names: ClassVar[tuple[str, ...]] = ()
 
-    _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
-    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-4")
+    _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-2")
+    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-5")
     _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-6")
-    _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-1")
+    _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-3")
     _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
     _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-5")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
     _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-1")
-    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-3")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5")
     _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
@@ -159,7 +159,7 @@ class Queue(Structure):
 
     def _delay_keys(self) -> list[str]:
         """The keys of the script that delays items."""
-        return [self.keys.delayed]
+        return [self.keys.delayed, self.keys.queue, self.keys.history]
 
     def _counts(self) -> tuple[int, int]:
         """The items available now (delayed ones due included), and those delayed."""
@@ -210,7 +210,8 @@ class Queue(Structure):
 
     def _add_now(self, chunk: list[Item]) -> None:
         """Add a chunk of checked items at the end of the queue."""
-        self._script(self._add, [self.keys.queue], [self._pack(chunk)], items=len(chunk))
+        keys = [self.keys.queue, self.keys.history]
+        self._script(self._add, keys, [self._pack(chunk)], items=len(chunk))
 
     def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Take up to ``count`` items, oldest first, into this consumer's processing list.
@@ -310,7 +311,7 @@ class Queue(Structure):
             item is due (-1: none is delayed).
         """
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-        keys.append(self.keys.delayed)
+        keys += [self.keys.delayed, self.keys.history]
         taken: list[Any] = []
         while True:
             want = min(count - len(taken), CHUNK_ITEMS)
@@ -343,6 +344,7 @@ class Queue(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
+            keys += [self.keys.queue, self.keys.history]
             self._script(self._ack, keys, [self._pack(checked)], items=len(checked))
 
     def reject_item(self, item: Item, delay: Delay | None = None) -> int:

@@ -16,7 +16,7 @@ import redis
 from redis import ConnectionPool
 
 from aiopyrq.sync import Queue, ShardedQueue, UniqueQueue
-from tests.sync_helpers import data_keys, server_now
+from tests.sync_helpers import data_keys, events, history_totals, server_now
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
@@ -880,3 +880,13 @@ def test_script_flush_between_calls(make, client, options):
         client.script_flush()
         assert step() == expected
     assert waiting(client, q) == ["c", "d"]
+
+
+def test_history_counts_adds_gets_and_acks(make):
+    """The history counts the items added, delivered and acked, and what waits after."""
+    queue = make()
+    queue.add_items(["a", "b", "c"])
+    queue.ack_items(queue.get_items(2))
+    history = queue.get_history(5)
+    assert len(history) == 5
+    assert history_totals(queue) == events(added=3, delivered=2, acked=2, waiting=1)

@@ -8,6 +8,7 @@
     KEYS[2] this consumer's processing list
     KEYS[3] timeouts hash (processing list -> unix time of the last get)
     KEYS[4] delayed items (sorted set: prefixed item -> due unix time in ms)
+    KEYS[5] history hash (includes/history): the items taken count as delivered
     ARGV[1] how many items to take, >= 1
     ARGV[2] 1: renew the lease even if the consumer holds nothing (before it
             blocks in BLMOVE, so that whatever BLMOVE moves has a lease);
@@ -20,7 +21,12 @@
 local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/take"
+--- @include "includes/history"
 
-ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP', 'ZRANGE' })
-return take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]), ARGV[2] == '1',
+ready({ 'TIME', 'HGET', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
+  'ZRANGE', 'PEXPIRE' })
+local history = history_read(KEYS[5])
+local taken = take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]), ARGV[2] == '1',
   function() end, true)
+history_write(history, { delivered = #taken[1] }, rcall('LLEN', KEYS[1]))
+return taken

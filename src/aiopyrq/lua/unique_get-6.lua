@@ -9,6 +9,7 @@
     KEYS[3] this consumer's processing list
     KEYS[4] timeouts hash
     KEYS[5] delayed items (sorted set: item -> due unix time in ms)
+    KEYS[6] history hash (includes/history): the items taken count as delivered
     ARGV[1] how many items to take, >= 1
     ARGV[2] 1: renew the lease even if the consumer holds nothing; 0: only if
             it holds items
@@ -21,9 +22,13 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/take"
+--- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
-  'SREM', 'ZRANGE' })
+ready({ 'TYPE', 'TIME', 'HGET', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
+  'RPOP', 'SREM', 'ZRANGE', 'PEXPIRE' })
 check_types({ KEYS[2], 'set' })
-return take(KEYS[1], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), ARGV[2] == '1',
+local history = history_read(KEYS[6])
+local taken = take(KEYS[1], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), ARGV[2] == '1',
   function(items) push_all('SREM', KEYS[2], items) end, false)
+history_write(history, { delivered = #taken[1] }, rcall('LLEN', KEYS[1]))
+return taken
