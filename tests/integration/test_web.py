@@ -227,6 +227,32 @@ def counts_of(client, name: str, *, sharded: int = 0) -> dict[str, int]:
     }
 
 
+def charted(page: Page) -> dict[str, int | None]:
+    """What the charts show: each count's total over their hour, the backlog's last size."""
+    lines = page.locator("figure.chart polyline")
+    shown = {}
+    for series, values in zip(
+        lines.evaluate_all("ls => ls.map(l => l.dataset.series)"),
+        lines.evaluate_all("ls => ls.map(l => l.dataset.values)"),
+        strict=True,
+    ):
+        numbers = [int(v) for v in values.split(",") if v]
+        assert len(values.split(",")) == 60  # one point a minute
+        shown[series] = numbers[-1] if series == "waiting" and numbers else sum(numbers)
+    return shown
+
+
+def library_history(structure) -> dict[str, int | None]:
+    """The same figures from ``get_history``."""
+    history = structure.get_history(minutes=60)
+    known = [minute.waiting for minute in history if minute.waiting is not None]
+    totals = {key: sum(getattr(minute, key) for minute in history) for key in CHARTED}
+    return totals | {"waiting": known[-1] if known else None}
+
+
+CHARTED = ("delivered", "acked", "failed", "dead")
+
+
 def sign_in(page: Page, base: str) -> None:
     page.goto(base + "/")
     page.fill("input[name=token]", TOKEN)
@@ -283,6 +309,8 @@ def test_structure_page_shows_consumers_items_and_dead_letters(page, dashboard, 
     head = page.locator("#head tbody td.item").all_inner_texts()
     assert head == [f"order-{i}" for i in range(4, 24)]  # the next 20, first first
     expect(page.locator("body")).to_have_attribute("data-refreshed", re.compile("[1-9]"))
+    assert charted(page) == library_history(sync.Queue(fleet["busy"], rclient))
+    assert charted(page)["delivered"] == 4
     shoot(page, "structure-busy")
 
     page.goto(f"{dashboard}/s/{fleet['failing']}")
@@ -290,6 +318,9 @@ def test_structure_page_shows_consumers_items_and_dead_letters(page, dashboard, 
     assert len(dead) == 8
     assert all(item.startswith("broken-") and item.endswith("…") for item in dead)
     assert max(map(len, dead)) == 120
+    expect(page.locator("body")).to_have_attribute("data-refreshed", re.compile("[1-9]"))
+    assert charted(page) == library_history(sync.Queue(fleet["failing"], rclient))
+    assert (charted(page)["delivered"], charted(page)["acked"]) == (8, 0)
     shoot(page, "structure-failing")
 
     page.goto(f"{dashboard}/s/{fleet['pool']}")

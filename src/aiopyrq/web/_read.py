@@ -128,13 +128,10 @@ def _dead(client: _snapshot.Client, target: _snapshot.Target) -> list[dict[str, 
     return rows
 
 
-def _history(client: _snapshot.Client, target: _snapshot.Target) -> list[dict[str, Any]] | None:
-    """The structure's last hour, minute by minute, if the library keeps it."""
-    made = _structure(client, target)
-    get_history = getattr(made, "get_history", None)
-    if get_history is None:
-        return None
-    return [asdict(minute) for minute in get_history(minutes=HISTORY_MINUTES)]
+def _history(client: _snapshot.Client, target: _snapshot.Target) -> list[dict[str, Any]]:
+    """The structure's last hour, minute by minute, the oldest first."""
+    history = _structure(client, target).get_history(minutes=HISTORY_MINUTES)
+    return [asdict(minute) for minute in history]
 
 
 def _structure(client: _snapshot.Client, target: _snapshot.Target) -> Consumable:

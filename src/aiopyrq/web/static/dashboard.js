@@ -65,6 +65,14 @@
     }
   }
 
+  // The top of a chart's scale: 2, 4, 6 or 10 times a power of ten, so that its middle
+  // line falls on a whole number.
+  function nice(value) {
+    for (let power = 1; ; power *= 10) {
+      for (const step of [2, 4, 6, 10]) if (step * power >= value) return step * power;
+    }
+  }
+
   function chart(figure, history) {
     const series = CHARTS[figure.dataset.chart];
     const svg = figure.querySelector("svg");
@@ -72,8 +80,13 @@
     const plotW = width - left - 6;
     const plotH = height - top - bottom;
     const values = series.map(([key]) => history.map((minute) => minute[key]));
+    // A minute no script wrote has no backlog size: the last one known stands until then.
+    values.forEach((list, s) => {
+      if (series[s][0] !== "waiting") return;
+      list.forEach((v, i) => { if ((v === null || v === undefined) && i > 0) list[i] = list[i - 1]; });
+    });
     const known = values.flat().filter((v) => v !== null && v !== undefined);
-    const max = Math.max(1, ...known);
+    const max = nice(Math.max(0, ...known));
     const x = (i) => left + (history.length > 1 ? (i * plotW) / (history.length - 1) : plotW);
     const y = (v) => top + plotH - (v * plotH) / max;
     svg.replaceChildren();
@@ -91,16 +104,23 @@
     series.forEach(([key, color], s) => {
       const points = values[s].map((v, i) => (v === null || v === undefined ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`));
       const line = element("svg:polyline", { points: points.filter(Boolean).join(" "), stroke: color, "data-series": key });
+      line.dataset.values = values[s].map((v) => (v === null ? "" : v)).join(",");
       svg.append(line);
+      const last = values[s].length - 1;
+      if (values[s][last] !== null && values[s][last] !== undefined) {
+        svg.append(element("svg:circle", { cx: x(last), cy: y(values[s][last]), r: 2.2, fill: color }));
+      }
     });
     const legend = figure.querySelector(".legend");
     legend.replaceChildren();
     series.forEach(([key, color], s) => {
-      const last = values[s][values[s].length - 1];
+      // A count of items: the hour's total; the backlog: its last known size.
+      const known = values[s].filter((v) => v !== null && v !== undefined);
+      const shown = key === "waiting" ? (known.length ? known[known.length - 1] : null) : known.reduce((a, b) => a + b, 0);
       const entry = element("span", { "data-series": key });
       const swatch = element("i");
       swatch.style.background = color;
-      entry.append(swatch, `${key} `, element("b", {}, count(last)));
+      entry.append(swatch, `${key} `, element("b", {}, count(shown)), key === "waiting" ? " now" : " in the hour");
       legend.append(entry);
     });
   }
@@ -108,7 +128,7 @@
   function structure(data) {
     document.querySelectorAll("#counts [data-field]").forEach((td) => setCell(td, data[td.dataset.field]));
     consumers(data.holders);
-    if (data.history) document.querySelectorAll("figure.chart").forEach((f) => chart(f, data.history));
+    document.querySelectorAll("figure.chart").forEach((f) => chart(f, data.history));
   }
 
   async function refresh() {
