@@ -385,8 +385,14 @@ def test_requeue_stale_previews_then_moves_the_items(page, dashboard, fleet, rcl
     page.goto(f"{dashboard}/s/{name}")
     page.fill("input[name=older_than]", "60")
     page.click("text=Preview…")
-    expect(page.locator("#preview")).to_contain_text("Would requeue 3 items of stale consumers")
-    expect(page.locator("#preview")).to_contain_text("from 1 consumer")
+    expect(page.locator("#preview")).to_contain_text(
+        "Would requeue 3 items of consumers whose lease is older than 60 s, from 1 consumer:"
+    )
+    consumer, items, lease = page.locator("#preview + table tbody td").all_inner_texts()
+    [processing] = rclient.hkeys(queue.timeouts_hash_name)
+    assert (consumer, items) == (processing.split("-processing-", 1)[1], "3")
+    assert re.fullmatch(r"2 min \d+ s", lease), lease
+    shoot(page, "action-stale-preview")
     assert queue.get_count() == 7
     page.click("#confirm")
     expect(page.locator("#result")).to_contain_text("Requeued 3 items of stale consumers")
@@ -499,6 +505,8 @@ def test_the_password_never_shows(page, dashboard, fleet):
         assert PASSWORD not in response.text(), path
         assert "redis://:***@127.0.0.1" in response.text() or path.startswith("/api"), path
     page.goto(f"{dashboard}/s/nothing-here")
+    expect(page.locator("h1")).to_have_text("404 Not Found")
+    expect(page.locator(".message")).to_contain_text("no queue, unique queue, pool or sharded")
     shoot(page, "error-404")
 
 

@@ -18,6 +18,7 @@ as a dry run (see ``_guard`` for the checks on each POST).
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from aiopyrq.errors import MissingDependencyError
@@ -279,9 +280,14 @@ class _Views:
 
     async def error(self, request: Request, exc: Exception) -> Response:
         status, message = _status(exc)
+        if isinstance(exc, _snapshot.UnknownNameError):  # its message is the command line's
+            name = request.path_params.get("name", "")
+            message = f"no queue, unique queue, pool or sharded queue named {name!r}"
+            message += " (an empty one has no key: it shows once it holds items)"
         if request.url.path.startswith(f"{request.scope.get('root_path', '')}/api/"):
             return JSONResponse({"error": self._scrub(message)}, status)
-        return self._page(request, "error.html", status, status=status, message=message)
+        title = f"{status} {HTTPStatus(status).phrase}"
+        return self._page(request, "error.html", status, title=title, message=message)
 
 
 def _status(exc: Exception) -> tuple[int, str]:
