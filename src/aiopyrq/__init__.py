@@ -6,6 +6,7 @@ from importlib.metadata import version as _version
 from typing import Any
 
 from aiopyrq._consumer import Consumer
+from aiopyrq._dead import DeadLetter
 from aiopyrq._durability import Durability
 from aiopyrq._history import HistoryMinute
 from aiopyrq._pool import Pool
@@ -26,6 +27,7 @@ __all__ = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "DeadLetter",
     "Durability",
     "DurabilityError",
     "HistoryMinute",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiopyrq._acks import Acks
 from aiopyrq._base import check_int, check_wait
+from aiopyrq._dead import error_reason
 from aiopyrq._delay import check_delay, retry_after
 from aiopyrq._failures import FailureLog
 from aiopyrq._stats import ConsumerStats
@@ -353,12 +355,13 @@ class Consumer:
         self._failures.failed(self.structure.name, items if self.batch else items[0], error)
         self.stats.failed += len(items)
         if self.structure.leases:
-            dead = await self._retried("reject", self._reject, items)
+            reject = functools.partial(self._reject, reason=error_reason(error))
+            dead = await self._retried("reject", reject, items)
             self.stats.dead_lettered += dead or 0  # added after the await: rejects overlap
 
-    async def _reject(self, items: list[Any]) -> int:
+    async def _reject(self, items: list[Any], *, reason: str) -> int:
         """Reject failed items, to be delivered again after the retry delay."""
-        return await self.structure.reject_items(items, self.retry_delay)
+        return await self.structure.reject_items(items, self.retry_delay, reason=reason)
 
     async def _retried(
         self, operation: str, call: Callable[[list[Any]], Awaitable[int | None]], items: list[Any]

@@ -168,6 +168,11 @@ class QueueKeys:
         return f"{self.queue}-dead"
 
     @property
+    def dead_records(self) -> str:
+        """The hash: dead item -> JSON record of its last death (why, when, by whom)."""
+        return f"{self.queue}-dead-records"
+
+    @property
     def delayed(self) -> str:
         """Queue, UniqueQueue: the sorted set of delayed items, scored by due time (unix ms)."""
         return f"{self.queue}-delayed"

@@ -15,6 +15,7 @@ from aiopyrq._base import (
     check_wait,
     chunked,
 )
+from aiopyrq._dead import bounded
 from aiopyrq._delay import check_delay
 from aiopyrq._types import register
 
@@ -225,17 +226,24 @@ class Pool(Structure):
         await self._write([_scripts.Call(("UNLINK", self.keys.queue, self.keys.wakeup))])
 
     async def reject_items(
-        self, items: Iterable[Item], delay: float | Callable[[int], float] | None = None
+        self,
+        items: Iterable[Item],
+        delay: float | Callable[[int], float] | None = None,
+        *,
+        reason: str | None = None,
     ) -> int:
         """Leave items handed out as they are: each is due again ``ack_ttl`` after it was.
 
-        ``delay`` is checked and has no effect: an item's own schedule says when it is due.
+        ``delay`` and ``reason`` are checked and have no effect: an item's own schedule
+        says when it is due, and it never dies.
 
         Returns:
             0: a Pool has no dead letters.
         """
         if delay is not None and not callable(delay):
             check_delay(delay)
+        if reason is not None:
+            bounded(reason)
         check_items(items)
         return 0
 
@@ -265,8 +273,9 @@ class Pool(Structure):
         """A Pool has no dead letters: 0."""
         return 0
 
-    async def get_dead_items(self, count: int = 100) -> list[Any]:
+    async def get_dead_items(self, count: int = 100, *, details: bool = False) -> list[Any]:
         """A Pool has no dead letters: an empty list."""
+        del details
         check_int(count, "count")
         return []
 

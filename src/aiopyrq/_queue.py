@@ -16,6 +16,7 @@ from aiopyrq._base import (
     check_wait,
     chunked,
 )
+from aiopyrq._dead import LEASE_EXPIRED, bounded, dead_letter
 from aiopyrq._delay import check_delay, delay_ms
 from aiopyrq._keys import new_consumer_id
 from aiopyrq._tasks import Interruptible
@@ -86,13 +87,13 @@ class Queue(Structure):
 
     _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-2")
     _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-5")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-6")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-7")
     _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-3")
     _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-5")
-    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-3")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-6")
+    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-4")
     _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
-    _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-1")
+    _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-2")
     _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5")
     _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
@@ -348,14 +349,18 @@ class Queue(Structure):
             keys += [self.keys.queue, self.keys.history]
             await self._script(self._ack, keys, [self._pack(checked)], items=len(checked))
 
-    async def reject_item(self, item: Item, delay: Delay | None = None) -> int:
+    async def reject_item(
+        self, item: Item, delay: Delay | None = None, *, reason: str | None = None
+    ) -> int:
         """Reject one item: back to the front of the queue (or to the dead letters).
 
-        ``delay``: see ``reject_items``.
+        ``delay``, ``reason``: see ``reject_items``.
         """
-        return await self.reject_items([item], delay)
+        return await self.reject_items([item], delay, reason=reason)
 
-    async def reject_items(self, items: Iterable[Item], delay: Delay | None = None) -> int:
+    async def reject_items(
+        self, items: Iterable[Item], delay: Delay | None = None, *, reason: str | None = None
+    ) -> int:
         """Reject a batch: the items go back to the front of the queue, the first taken next.
 
         Only items this consumer holds go back, so rejecting twice queues nothing twice.
@@ -370,14 +375,19 @@ class Queue(Structure):
                 so 1 at the first reject) that returns its delay. A reject with a delay
                 counts the failed delivery even without ``max_deliveries``, and an
                 acknowledgement forgets it. ``None`` or 0: back at once.
+            reason: Why the items failed, kept with those that go to the dead letters
+                (``get_dead_items(details=True)``), cut to 1,000 characters; ``None`` or
+                empty: none.
 
         Returns:
             How many of the items went to the dead-letter list (0 without max_deliveries).
 
         Raises:
-            TypeError: delay (or what the function returns) is not a number.
+            TypeError: delay (or what the function returns) is not a number, or reason
+                not a str.
             ValueError: delay is negative, infinite or NaN.
         """
+        why = "" if reason is None else bounded(reason)
         checked = check_items(items)
         if not checked:
             return 0
@@ -386,14 +396,19 @@ class Queue(Structure):
         else:
             groups = {0 if delay is None else delay_ms(check_delay(delay)): checked}
         counted = int(delay is not None and (callable(delay) or next(iter(groups)) > 0))
-        keys = [*self._return_keys(self.processing_queue_name), self.keys.delayed]
+        keys = [
+            *self._return_keys(self.processing_queue_name),
+            self.keys.delayed,
+            self.keys.dead_records,
+        ]
         most = self.max_deliveries or 0
+        tail: list[EncodableT] = [counted, why, self.client_id]
         if len(groups) == 1:  # one script call, as a reject without delay always is
-            args: list[EncodableT] = [most, self._pack(checked), next(iter(groups)), counted]
+            args: list[EncodableT] = [most, self._pack(checked), next(iter(groups)), *tail]
             dead = int(await self._script(self._reject, keys, args, items=len(checked)))
         else:
             calls = [
-                self._call(self._reject, keys, [most, self._pack(part), later, counted])
+                self._call(self._reject, keys, [most, self._pack(part), later, *tail])
                 for later, part in groups.items()
             ]
             dead = sum(int(dead) for dead in await self._write(calls))
@@ -503,8 +518,10 @@ class Queue(Structure):
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
-        keys = self._recover_keys(processing)
-        return self._call(self._recover_list, keys, [max_age, max_deliveries])
+        keys = [*self._recover_keys(processing), self.keys.dead_records]
+        reason = LEASE_EXPIRED if max_age != _ALL else "recovered by re_enqueue_all_items"
+        consumer = processing.removeprefix(self.keys.processing(""))
+        return self._call(self._recover_list, keys, [max_age, max_deliveries, reason, consumer])
 
     def _recover_keys(self, processing: str) -> list[str]:
         """The keys of the script that recovers a processing list."""
@@ -531,14 +548,28 @@ class Queue(Structure):
         """Return the number of dead letters."""
         return int(await self._read("LLEN", self.keys.dead))
 
-    async def get_dead_items(self, count: int = 100) -> list[Any]:
-        """Return up to count dead letters, the oldest first, leaving them where they are."""
+    async def get_dead_items(self, count: int = 100, *, details: bool = False) -> list[Any]:
+        """Return up to count dead letters, the oldest first, leaving them where they are.
+
+        Args:
+            count: How many at most.
+            details: Return ``DeadLetter`` records (item, reason, died_at, deliveries,
+                consumer) in place of the bare items. Every copy of an item that died more
+                than once has the record of its last death; a dead letter written before
+                records were kept has None in every field but the item.
+        """
         if check_int(count, "count") == 0:
             return []
-        return self._items(await self._read("LRANGE", self.keys.dead, 0, count - 1, raw=True))
+        raw = await self._read("LRANGE", self.keys.dead, 0, count - 1, raw=True)
+        items = self._items(raw)
+        if not details or not raw:
+            return items
+        records = await self._read("HMGET", self.keys.dead_records, *raw, raw=True)
+        encoding = self._encoding[0]
+        return [dead_letter(*pair, encoding) for pair in zip(items, records, strict=True)]
 
     async def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:
-        """Move dead letters back to the end of the queue, their delivery counts forgotten.
+        """Move dead letters back to the end of the queue, delivery counts and records forgotten.
 
         Args:
             items: The dead letters to move; ``None``: all of them.
@@ -549,16 +580,17 @@ class Queue(Structure):
         checked = [] if items is None else check_items(items)
         if items is not None and not checked:
             return 0
-        keys = [*self._queue_keys(), self.keys.dead, self.keys.deliveries]
+        keys = [*self._queue_keys(), self.keys.dead, self.keys.deliveries, self.keys.dead_records]
         return int(await self._script(self._requeue_dead, keys, [self._pack(checked)]))
 
     async def purge_dead_items(self) -> int:
-        """Delete every dead letter.
+        """Delete every dead letter, and the records of why they died.
 
         Returns:
             How many were deleted.
         """
-        return int(await self._script(self._purge, [self.keys.dead], []))
+        keys = [self.keys.dead, self.keys.dead_records]
+        return int(await self._script(self._purge, keys, []))
 
     async def _read_hash(self, key: str) -> dict[Any, Any]:
         flat = await self._read("HGETALL", key)

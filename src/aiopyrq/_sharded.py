@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiopyrq import _tasks
 from aiopyrq._base import check_int, check_items, check_name, check_wait
+from aiopyrq._dead import bounded
 from aiopyrq._delay import check_delay
 from aiopyrq._history import HistoryMinute, check_minutes, summed
 from aiopyrq._keys import shard_name
@@ -263,23 +264,29 @@ class ShardedQueue:
         _, failed = await self._each(lambda shard, part: shard.ack_items(part), parts)
         self._hold_again(parts, failed)
 
-    async def reject_item(self, item: Item, delay: Delay | None = None) -> int:
+    async def reject_item(
+        self, item: Item, delay: Delay | None = None, *, reason: str | None = None
+    ) -> int:
         """Reject one item: back to the front of its shard (or to its dead letters)."""
-        return await self.reject_items([item], delay)
+        return await self.reject_items([item], delay, reason=reason)
 
-    async def reject_items(self, items: Iterable[Item], delay: Delay | None = None) -> int:
+    async def reject_items(
+        self, items: Iterable[Item], delay: Delay | None = None, *, reason: str | None = None
+    ) -> int:
         """Reject items, each back to the front of the shard it came from.
 
-        ``delay``: as for Queue, each item delayed in its shard.
+        ``delay``, ``reason``: as for Queue, each item delayed in its shard.
 
         Returns:
             How many of the items went to the dead-letter lists.
         """
         if delay is not None and not callable(delay):
             check_delay(delay)
+        if reason is not None:
+            bounded(reason)
         parts = self._by_shard(check_items(items))
         dead, failed = await self._each(
-            lambda shard, part: shard.reject_items(part, delay), parts
+            lambda shard, part: shard.reject_items(part, delay, reason=reason), parts
         )
         self._hold_again(parts, failed)
         return sum(dead.values())
@@ -369,11 +376,14 @@ class ShardedQueue:
         """Return the number of dead letters in all shards."""
         return await self._sum(lambda shard: shard.get_dead_count())
 
-    async def get_dead_items(self, count: int = 100) -> list[Any]:
-        """Return up to count dead letters, those of shard 0 first, each shard's oldest first."""
+    async def get_dead_items(self, count: int = 100, *, details: bool = False) -> list[Any]:
+        """Return up to count dead letters, those of shard 0 first, each shard's oldest first.
+
+        ``details``: as for Queue.
+        """
         if check_int(count, "count") == 0:
             return []
-        found = await self._all(lambda shard: shard.get_dead_items(count))
+        found = await self._all(lambda shard: shard.get_dead_items(count, details=details))
         return [item for items in found for item in items][:count]
 
     async def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:

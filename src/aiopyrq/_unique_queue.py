@@ -29,10 +29,10 @@ class UniqueQueue(Queue):
     kind: ClassVar[Kind] = "unique"
 
     _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-6")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-7")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-7")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-8")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-8")
     _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-4")
-    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-4")
+    _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-5")
     _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-3")
     _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-3")
 

@@ -20,6 +20,7 @@ import redis.cluster
 
 import aiopyrq
 from aiopyrq import _history, _listing, _snapshot
+from aiopyrq._dead import DeadLetter, dead_letter
 from aiopyrq._types import KIND_NAMES, structure_of
 from aiopyrq._urls import mask
 from aiopyrq.errors import AiopyrqError, MissingDependencyError
@@ -204,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         stale.add_argument("--dry-run", action="store_true", help="count, change nothing")
         stale.set_defaults(drop=name == "drop-stale")
-    dead = command("dead", _dead, "list, requeue or purge the dead letters")
+    dead = command("dead", _dead, "list (with why they died), requeue or purge the dead letters")
     dead.add_argument("action", choices=["list", "requeue", "purge"])
     dead.add_argument("name", metavar="NAME")
     dead.add_argument("-n", type=_positive_int, default=100, help="list: how many (%(default)s)")
@@ -417,6 +418,7 @@ def _targets(client: _snapshot.Client, args: argparse.Namespace) -> list[_snapsh
 
 
 _GLOB = re.compile(r"[*?[]")
+_UTC = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _stats(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
@@ -544,20 +546,21 @@ async def _recover(queue: Consumable, args: argparse.Namespace) -> int:
 
 def _dead(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
     target = _queue_target(client, args)
-    dead_keys = {name: _snapshot.keys_of(client, name).dead for name in target.names}
+    every_keys = {name: _snapshot.keys_of(client, name) for name in target.names}
     if args.action == "list":
         listed = False
-        for name, key in dead_keys.items():
+        for name, keys in every_keys.items():
             shard = f"{name}\t" if target.shards else ""
-            items = client.lrange(key, 0, args.n - 1)
+            items = client.lrange(keys.dead, 0, args.n - 1)
+            records = client.hmget(keys.dead_records, items) if items else []
             listed = listed or bool(items)
-            for item in items:
-                _say(shard + _snapshot.text(item))
+            for item, record in zip(items, records, strict=True):
+                _say(shard + _dead_line(dead_letter(item, record)))
         if not listed:
             _say(f"no dead letters in {args.name}")
         return EXIT_OK
     if args.dry_run:
-        count = sum(int(client.llen(key)) for key in dead_keys.values())
+        count = sum(int(client.llen(keys.dead)) for keys in every_keys.values())
         _say(f"would {args.action} {count} dead letters (dry run)")
         return EXIT_OK
     if args.action == "requeue":
@@ -567,6 +570,16 @@ def _dead(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
         count = _library(url, client, target, lambda queue: queue.purge_dead_items())
         _say(f"purged {count} dead letters")
     return EXIT_OK
+
+
+def _dead_line(dead: DeadLetter) -> str:
+    """One dead letter: when it died (UTC), its deliveries, its consumer, why, the item."""
+    died = "-" if dead.died_at is None else time.strftime(_UTC, time.gmtime(dead.died_at))
+    many = dead.deliveries
+    deliveries = "-" if many is None else f"{many} deliver{'y' if many == 1 else 'ies'}"
+    reason = "-" if dead.reason is None else " ".join(dead.reason.split())  # on one line
+    fields = (died, deliveries, dead.consumer or "-", reason, _snapshot.text(dead.item))
+    return "  ".join(fields)
 
 
 def _watch(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:

@@ -240,9 +240,7 @@ class QueueCollector:
             "aiopyrq_redis_up", "1 if this scrape could read Redis, else 0.", labels=[]
         )
         for key, doc in _COUNTERS.items():
-            families[key] = core.CounterMetricFamily(
-                f"aiopyrq_consumer_{key}", doc, labels=_LABELS
-            )
+            families[key] = core.CounterMetricFamily(f"aiopyrq_consumer_{key}", doc, labels=_LABELS)
         families["handler"] = core.HistogramMetricFamily(
             "aiopyrq_consumer_handler_duration_seconds",
             "Durations of a Consumer's handler calls, in seconds.",

@@ -305,11 +305,20 @@ async def test_dead_letters(redis_server, client, name):
     """dead list shows the dead letters oldest first; requeue and purge, dry runs first."""
     queue = Queue(name, client, max_deliveries=1)
     await queue.add_items(items_named(4))
-    await queue.reject_items(await queue.get_items(3))
+    await queue.reject_items(await queue.get_items(2), reason="ValueError: bad\ninput")
+    await queue.reject_items(await queue.get_items(1))
+    await client.rpush(f"{name}-dead", "old")  # written before records were kept
     url = redis_server.url
 
-    assert ok(aiopyrq("dead", "list", name, url=url)).splitlines() == items_named(3)
-    assert ok(aiopyrq("dead", "list", name, "-n", "2", url=url)).splitlines() == items_named(2)
+    died = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+    who = re.escape(queue.client_id)
+    lines = ok(aiopyrq("dead", "list", name, url=url)).splitlines()
+    assert [line.rsplit("  ", 1)[1] for line in lines] == [*items_named(3), "old"]
+    assert re.fullmatch(rf"{died}  1 delivery  {who}  ValueError: bad input  item-0", lines[0])
+    assert re.fullmatch(rf"{died}  1 delivery  {who}  -  item-2", lines[2])
+    assert lines[3] == "-  -  -  -  old"
+    assert len(ok(aiopyrq("dead", "list", name, "-n", "2", url=url)).splitlines()) == 2
+    await client.lrem(f"{name}-dead", 1, "old")
     before = await dump(client, name)
     assert ok(aiopyrq("dead", "requeue", name, "--dry-run", url=url)) == (
         "would requeue 3 dead letters (dry run)\n"
@@ -687,7 +696,9 @@ async def test_dead_letters_over_shards(redis_server, client, name):
     dead = {q.name: await client.lrange(q.keys.dead, 0, -1) for q in sharded.shards}
 
     listed = ok(aiopyrq("dead", "list", name, url=url)).splitlines()
-    assert listed == [f"{shard}\t{item}" for shard, items in dead.items() for item in items]
+    shown = [(line.split("\t")[0], line.rsplit("  ", 1)[1]) for line in listed]
+    assert shown == [(shard, item) for shard, items in dead.items() for item in items]
+    assert all("  1 delivery  " in line for line in listed)
     before = await dump_shards(client, name)
     assert ok(aiopyrq("dead", "requeue", name, "--dry-run", url=url)) == (
         "would requeue 5 dead letters (dry run)\n"
@@ -753,7 +764,8 @@ async def test_cluster_requeue_stale_and_dead(cluster, cc, name):
     assert done.splitlines()[0] == "requeued 5 items of consumers whose lease is older than 60 s"
     assert await cc.exists(stale.processing_queue_name) == 0
     assert await cc.lrange(f"{{{name}}}", -5, -1) == items_named(5)[::-1]
-    assert ok(aiopyrq("dead", "list", name, url=url)).splitlines() == ["item-8", "item-9"]
+    listed = ok(aiopyrq("dead", "list", name, url=url)).splitlines()
+    assert [line.rsplit("  ", 1)[1] for line in listed] == ["item-8", "item-9"]
     assert ok(aiopyrq("dead", "requeue", name, url=url)) == "requeued 2 dead letters\n"
     assert await cc.llen(f"{{{name}}}") == 17
     assert await live.reject_items(await live.get_items(20)) == 17  # max_deliveries=1

@@ -186,6 +186,7 @@ async def test_ls_reads_nothing_as_a_structure_that_is_part_of_one(where, name):
     await queue.add_items(["a", "b"])
     await queue.reject_items(await queue.get_items(1))  # dead
     await queue.get_items(1)  # in flight: NAME has no list of its own now
+    assert await client.exists(queue.keys.dead_records)  # the record of "a": no structure
 
     rows = json.loads(ok(run("ls", "--json", f"{name}*", url=url)))
 

@@ -112,6 +112,7 @@ async def test_name_without_hash_tag_gets_one(cluster, cc, plain):
         f"{tag}-timeouts",
         f"{tag}-deliveries",
         f"{tag}-dead",
+        f"{tag}-dead-records",
         f"{tag}-retry-count",
         f"{tag}-retry-timeout",
         f"{tag}-recovery-lock",

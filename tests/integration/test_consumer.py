@@ -188,6 +188,9 @@ async def test_poison_item_stops_after_max_deliveries(client, name, kind):
         await asyncio.sleep(0.2)  # time for a fourth delivery, if there were one
     assert attempts["poison"] == 3
     assert await queue.get_dead_items() == ["poison"]
+    [dead] = await queue.get_dead_items(details=True)
+    assert (dead.reason, dead.deliveries) == ("RuntimeError: poison", 3)
+    assert dead.consumer == queue.client_id
     assert Counter(handled) == Counter(items)
     assert consumer.stats.failed == 3
     assert await queue.get_count() == 0

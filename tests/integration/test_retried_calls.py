@@ -167,6 +167,7 @@ QUEUE_CALLS: dict[str, tuple[Any, Any]] = {
     "get_items": (lambda q: q.add_items(ITEMS), lambda q: q.get_items(5)),
     "ack_items": (take_all, lambda q: q.ack_items(ITEMS[:3])),
     "reject_items": (take_all, lambda q: q.reject_items(ITEMS[:3])),
+    "reject_items_to_dead": (take_all, lambda q: q.reject_items(ITEMS[:3], reason="why")),
     "release": (take_all, lambda q: q.release()),
     "delete_items": (lambda q: q.add_items(ITEMS + ITEMS), lambda q: q.delete_items(ITEMS[:2])),
     "requeue_dead_items": (with_dead_letters, lambda q: q.requeue_dead_items()),
@@ -191,6 +192,15 @@ async def test_queue_call_retried_has_the_effect_of_one(clients, name, kind, cal
     assert await sent_again(steady, before), "the call was not sent again"
     assert reply == expected
     assert await state(steady, again) == await state(steady, once)
+    assert await dead_records(again) == await dead_records(once)
+    if call == "reject_items_to_dead":  # recorded once, as the first run wrote it
+        assert await dead_records(again) == [(item, "why", 1, True) for item in ITEMS[:3]]
+
+
+async def dead_records(queue: Queue) -> list[tuple[Any, ...]]:
+    """The dead letters with their records, but the time they died."""
+    dead = await queue.get_dead_items(len(ITEMS) * 2, details=True)
+    return [(d.item, d.reason, d.deliveries, d.consumer == queue.client_id) for d in dead]
 
 
 @pytest.mark.parametrize("kind", [Queue, UniqueQueue], ids=["queue", "unique"])

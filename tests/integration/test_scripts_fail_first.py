@@ -79,16 +79,17 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         HISTORY,
         args=lambda _: [pack("a", "b", "c")],
     ),
-    "queue_reject-6": scenario(
+    "queue_reject-7": scenario(
         ("list", ["q"]),
         ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[1]: 1}),
         ("hash", {"a": 1}),
         ("list", ["x"]),
         ("zset", {"y": 1}),
-        args=lambda _: [2, pack("a", "b", "c"), 1000, 1],
+        ("hash", {"x": "{}"}),
+        args=lambda _: [2, pack("a", "b", "c"), 1000, 1, "why", "me"],
     ),
-    "unique_reject-7": scenario(
+    "unique_reject-8": scenario(
         ("list", ["q"]),
         ("set", ["q"]),
         ("list", ["a", "b", "q"]),
@@ -96,17 +97,19 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("hash", {"a": 1}),
         ("list", ["x"]),
         ("zset", {"y": 1}),
-        args=lambda _: [2, pack("a", "b", "q"), 1000, 1],
+        ("hash", {"x": "{}"}),
+        args=lambda _: [2, pack("a", "b", "q"), 1000, 1, "why", "me"],
     ),
-    "queue_recover-5": scenario(
+    "queue_recover-6": scenario(
         ("list", ["q"]),
         ("list", ["a", "b"]),
         ("hash", lambda k: {k[1]: 1}),
         ("hash", {"a": 1}),
         ("list", ["x"]),
-        args=lambda _: [10, 2],
+        ("hash", {"x": "{}"}),
+        args=lambda _: [10, 2, "lease expired", "them"],
     ),
-    "unique_recover-7": scenario(
+    "unique_recover-8": scenario(
         ("list", ["q"]),
         ("set", ["q", "d"]),
         ("list", ["a", "q", "a", "d"]),
@@ -114,20 +117,26 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("hash", {"a": 1}),
         ("list", ["x"]),
         ("zset", {"d": 4102444800000}),
-        args=lambda _: [10, 2],
+        ("hash", {"x": "{}"}),
+        args=lambda _: [10, 2, "lease expired", "them"],
     ),
-    "queue_requeue-3": scenario(
-        ("list", ["q"]), ("list", ["a", "b"]), ("hash", {"a": 1}), args=lambda _: [pack()]
+    "queue_requeue-4": scenario(
+        ("list", ["q"]),
+        ("list", ["a", "b", "a"]),
+        ("hash", {"a": 1}),
+        ("hash", {"a": "{}", "b": "{}"}),
+        args=lambda _: [pack("a", "b")],
     ),
-    "unique_requeue-4": scenario(
+    "unique_requeue-5": scenario(
         ("list", ["q"]),
         ("set", ["q"]),
         ("list", ["a", "q"]),
         ("hash", {"a": 1}),
+        ("hash", {"a": "{}"}),
         args=lambda _: [pack()],
     ),
     "queue_heartbeat-2": scenario(("list", ["a"]), ("hash", lambda k: {k[0]: 1})),
-    "queue_purge-1": scenario(("list", ["a"])),
+    "queue_purge-2": scenario(("list", ["a"]), ("hash", {"a": "{}"})),
     "queue_delete-1": scenario(("list", ["a", "b", "a"]), args=lambda _: [0, pack("a")]),
     "queue_drop-2": scenario(("list", ["a"]), ("hash", lambda k: {k[0]: 1}), args=lambda _: [10]),
     "queue_reset-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),

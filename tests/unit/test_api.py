@@ -22,6 +22,7 @@ PUBLIC = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "DeadLetter",
     "Durability",
     "DurabilityError",
     "HistoryMinute",

@@ -52,7 +52,8 @@ def test_a_structure_owns_its_keys_only(cluster):
     """A structure owns every key QueueKeys makes for it, not a longer name's keys."""
     keys = QueueKeys("a", cluster=cluster)
     made = [keys.processing("c1"), keys.call("1"), keys.retry_count, keys.retry_timeout]
-    made += [keys.deliveries, keys.wakeup, keys.recovery_lock, keys.history, *keys.kind_keys]
+    made += [keys.deliveries, keys.dead_records, keys.wakeup, keys.recovery_lock, keys.history]
+    made += keys.kind_keys
     assert all(keys.owns(key) for key in made)
     assert set(keys._keys_owned[1]) == {keys.processing(""), keys.call("")}
     assert not keys.owns(QueueKeys("a-b", cluster=cluster).queue)
@@ -158,7 +159,13 @@ def test_items_per_second_from_the_history():
 def test_inner_keys(cluster):
     """Processing lists, call replies, wake-up tokens are inner keys; kind keys are not."""
     keys = QueueKeys("a-b", cluster=cluster)
-    for key in (keys.processing("c"), keys.call("1"), keys.wakeup, keys.retry_count):
+    for key in (
+        keys.processing("c"),
+        keys.call("1"),
+        keys.wakeup,
+        keys.retry_count,
+        keys.dead_records,
+    ):
         assert is_inner_key(key, cluster=cluster), key
     for key in (*keys.kind_keys, QueueKeys("a-b-c", cluster=cluster).queue):
         assert not is_inner_key(key, cluster=cluster), key

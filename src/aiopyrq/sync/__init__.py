@@ -18,6 +18,7 @@ itself.
 
 from __future__ import annotations
 
+from aiopyrq._dead import DeadLetter
 from aiopyrq._durability import Durability
 from aiopyrq._history import HistoryMinute
 from aiopyrq._stats import ConsumerStats
@@ -39,6 +40,7 @@ __all__ = [
     "AiopyrqError",
     "Consumer",
     "ConsumerStats",
+    "DeadLetter",
     "Durability",
     "DurabilityError",
     "HistoryMinute",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import inspect
 import logging
 import signal
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiopyrq._base import check_int, check_wait
 from aiopyrq._consumer import _RETRY_AFTER
+from aiopyrq._dead import error_reason
 from aiopyrq._delay import check_delay, retry_after
 from aiopyrq._failures import FailureLog
 from aiopyrq._stats import ConsumerStats
@@ -348,15 +350,16 @@ class Consumer:
                 self._failures.failed(self.structure.name, item, error)
                 self.stats.failed += len(items)
             if self.structure.leases and not self._abandoned:
-                dead = self._retried("reject", self._reject, items)
+                reject = functools.partial(self._reject, reason=error_reason(error))
+                dead = self._retried("reject", reject, items)
                 with self._counting:
                     self.stats.dead_lettered += dead or 0
         finally:
             self._free(slots)
 
-    def _reject(self, items: list[Any]) -> int:
+    def _reject(self, items: list[Any], *, reason: str) -> int:
         """Reject failed items, to be delivered again after the retry delay."""
-        return self.structure.reject_items(items, self.retry_delay)
+        return self.structure.reject_items(items, self.retry_delay, reason=reason)
 
     def _retried(
         self, operation: str, call: Callable[[list[Any]], int | None], items: list[Any]

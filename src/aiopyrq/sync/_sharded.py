@@ -9,6 +9,7 @@ import zlib
 from collections import defaultdict, deque
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiopyrq._dead import bounded
 from aiopyrq._delay import check_delay
 from aiopyrq._history import HistoryMinute, check_minutes, summed
 from aiopyrq._keys import shard_name
@@ -264,23 +265,29 @@ class ShardedQueue:
         _, failed = self._each(lambda shard, part: shard.ack_items(part), parts)
         self._hold_again(parts, failed)
 
-    def reject_item(self, item: Item, delay: Delay | None = None) -> int:
+    def reject_item(
+        self, item: Item, delay: Delay | None = None, *, reason: str | None = None
+    ) -> int:
         """Reject one item: back to the front of its shard (or to its dead letters)."""
-        return self.reject_items([item], delay)
+        return self.reject_items([item], delay, reason=reason)
 
-    def reject_items(self, items: Iterable[Item], delay: Delay | None = None) -> int:
+    def reject_items(
+        self, items: Iterable[Item], delay: Delay | None = None, *, reason: str | None = None
+    ) -> int:
         """Reject items, each back to the front of the shard it came from.
 
-        ``delay``: as for Queue, each item delayed in its shard.
+        ``delay``, ``reason``: as for Queue, each item delayed in its shard.
 
         Returns:
             How many of the items went to the dead-letter lists.
         """
         if delay is not None and not callable(delay):
             check_delay(delay)
+        if reason is not None:
+            bounded(reason)
         parts = self._by_shard(check_items(items))
         dead, failed = self._each(
-            lambda shard, part: shard.reject_items(part, delay), parts
+            lambda shard, part: shard.reject_items(part, delay, reason=reason), parts
         )
         self._hold_again(parts, failed)
         return sum(dead.values())
@@ -370,11 +377,14 @@ class ShardedQueue:
         """Return the number of dead letters in all shards."""
         return self._sum(lambda shard: shard.get_dead_count())
 
-    def get_dead_items(self, count: int = 100) -> list[Any]:
-        """Return up to count dead letters, those of shard 0 first, each shard's oldest first."""
+    def get_dead_items(self, count: int = 100, *, details: bool = False) -> list[Any]:
+        """Return up to count dead letters, those of shard 0 first, each shard's oldest first.
+
+        ``details``: as for Queue.
+        """
         if check_int(count, "count") == 0:
             return []
-        found = self._all(lambda shard: shard.get_dead_items(count))
+        found = self._all(lambda shard: shard.get_dead_items(count, details=details))
         return [item for items in found for item in items][:count]
 
     def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:

@@ -68,11 +68,16 @@ class Consumable(Protocol):
         """Acknowledge taken items."""
 
     def reject_items(
-        self, items: Iterable[Item], delay: float | Callable[[int], float] | None = None
+        self,
+        items: Iterable[Item],
+        delay: float | Callable[[int], float] | None = None,
+        *,
+        reason: str | None = None,
     ) -> int:
         """Give taken items back (after delay seconds); return how many went to the dead letters.
 
-        ``delay`` may be a function of an item's failed deliveries that returns seconds.
+        ``delay`` may be a function of an item's failed deliveries that returns seconds;
+        ``reason`` is kept with the items that go to the dead letters.
         """
 
     def release(self) -> int:
@@ -96,8 +101,8 @@ class Consumable(Protocol):
     def get_dead_count(self) -> int:
         """Return the number of dead letters."""
 
-    def get_dead_items(self, count: int = 100) -> list[Any]:
-        """Return up to count dead letters, leaving them where they are."""
+    def get_dead_items(self, count: int = 100, *, details: bool = False) -> list[Any]:
+        """Return up to count dead letters (``DeadLetter`` records with details), in place."""
 
     def requeue_dead_items(self, items: Iterable[Item] | None = None) -> int:
         """Queue dead letters again (``None``: all); return how many."""

@@ -185,6 +185,9 @@ def test_failed_items_go_to_dead_letters_after_max_deliveries(client, name, kind
     assert calls == Counter({"good": 1, "poison": 3})
     assert (consumer.stats.acked, consumer.stats.failed) == (1, 3)
     assert queue.get_dead_items() == ["poison"]
+    [dead] = queue.get_dead_items(details=True)
+    assert (dead.reason, dead.deliveries) == ("ValueError: cannot handle it", 3)
+    assert dead.consumer == queue.client_id
     assert_nothing_held(client, name)
 
 

@@ -15,7 +15,8 @@ import pytest
 import redis
 from redis import ConnectionPool
 
-from aiopyrq.sync import Queue, ShardedQueue, UniqueQueue
+from aiopyrq._dead import CUT, LEASE_EXPIRED, REASON_LIMIT
+from aiopyrq.sync import DeadLetter, Queue, ShardedQueue, UniqueQueue
 from tests.sync_helpers import data_keys, events, history_totals, server_now
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
@@ -880,6 +881,110 @@ def test_script_flush_between_calls(make, client, options):
         client.script_flush()
         assert step() == expected
     assert waiting(client, q) == ["c", "d"]
+
+
+# --- Dead letters that say why ---
+
+
+def consumer_of(queue):
+    """The consumer id a queue's rejects record (a ShardedQueue's: its shard's)."""
+    return queue.shards[0].client_id if isinstance(queue, ShardedQueue) else queue.client_id
+
+
+def records_keys(client, name):
+    """The dead-letter records hashes of the structure ``name`` (and of its shards)."""
+    return [key for key in client.keys(f"*{name}*") if key.endswith("-dead-records")]
+
+
+def test_reject_records_why_when_and_by_whom(make_any, client):
+    """An item rejected into the dead letters keeps its reason, time, deliveries and consumer."""
+    q = make_any(max_deliveries=2)
+    q.add_items(["a", "b"])
+    assert q.get_items(1) == ["a"]
+    assert q.reject_item("a", reason="first try") == 0
+    before = server_now(client)
+    assert q.get_items(1) == ["a"]
+    assert q.reject_items(["a"], reason="ValueError: bad\nline") == 1
+    after = server_now(client)
+
+    assert q.get_dead_items() == ["a"]  # without details: the items, as before
+    [dead] = q.get_dead_items(details=True)
+    assert dead == DeadLetter("a", "ValueError: bad\nline", dead.died_at, 2, consumer_of(q))
+    assert before <= dead.died_at < after + 1
+    assert q.get_dead_items(0, details=True) == []
+
+
+def test_reject_without_reason_and_a_long_reason(make_any):
+    """No reason records None; a reason longer than the limit is cut, the cut marked."""
+    q = make_any(max_deliveries=1)
+    q.add_items(["a", "b"])
+    q.reject_items(q.get_items(1))
+    q.reject_items(q.get_items(1), reason="x" * (REASON_LIMIT + 1))
+
+    quiet, long = q.get_dead_items(details=True)
+    assert (quiet.item, quiet.reason, quiet.deliveries) == ("a", None, 1)
+    assert quiet.consumer == consumer_of(q)
+    assert long.reason == "x" * (REASON_LIMIT - len(CUT)) + CUT
+    with pytest.raises(TypeError, match="reason must be a str"):
+        q.reject_items(["b"], reason=b"bytes")
+    assert q.get_dead_count() == 2
+
+
+def test_recovery_records_lease_expired_and_the_dead_consumer(make, client):
+    """An item that dies in a recovery records ``lease expired`` and the dead consumer's id."""
+    dead, live = make(max_deliveries=1), make(max_deliveries=1)
+    dead.add_items(["a", "b", "c"])
+    assert dead.get_items(2) == ["a", "b"]
+    set_lease(client, dead, EXPIRED)
+    assert live.re_enqueue_timeout_items() == 2
+
+    records = live.get_dead_items(details=True)
+    assert sorted((r.item, r.reason, r.deliveries, r.consumer) for r in records) == [
+        ("a", LEASE_EXPIRED, 1, dead.client_id),
+        ("b", LEASE_EXPIRED, 1, dead.client_id),
+    ]
+    now = server_now(client)
+    assert all(now - 5 <= r.died_at < now + 1 for r in records)
+
+
+def test_requeue_and_purge_drop_the_records(make_any, client, name):
+    """requeue_dead_items and purge_dead_items leave no record behind."""
+    q = make_any(max_deliveries=1)
+    q.add_items(["a", "b", "c"])
+    q.reject_items(q.get_items(3), reason="r")
+    assert len(records_keys(client, name)) == 1
+
+    assert q.requeue_dead_items(["b"]) == 1
+    assert [d.item for d in q.get_dead_items(details=True) if d.reason] == ["a", "c"]
+    assert q.requeue_dead_items() == 2
+    assert records_keys(client, name) == []
+
+    q.reject_items(q.get_items(3), reason="again")
+    assert q.purge_dead_items() == 3
+    assert records_keys(client, name) == []
+    assert q.get_dead_items(details=True) == []
+
+
+def test_dead_letters_of_older_versions_have_no_record(client, name):
+    """A dead letter written without a record reads back with None but for the item."""
+    q = Queue(name, client)
+    client.rpush(q.keys.dead, "old")
+    assert q.get_dead_items(details=True) == [DeadLetter("old")]
+
+
+def test_a_queue_item_dead_twice_keeps_its_last_record(client, name):
+    """Copies of one item share the record of its last death, kept until the last copy goes."""
+    q = Queue(name, client, max_deliveries=1)
+    q.add_items(["a", "a"])
+    q.get_items(2)
+    q.reject_items(["a"], reason="first")
+    q.reject_items(["a"], reason="second")
+
+    assert [d.reason for d in q.get_dead_items(details=True)] == ["second", "second"]
+    assert q.requeue_dead_items(["a"]) == 1
+    assert [d.reason for d in q.get_dead_items(details=True)] == ["second"]
+    assert q.requeue_dead_items(["a"]) == 1
+    assert client.exists(q.keys.dead_records) == 0
 
 
 def test_history_counts_adds_gets_and_acks(make):

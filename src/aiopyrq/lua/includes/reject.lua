@@ -14,10 +14,11 @@
 -- back(items): the items to put back (UniqueQueue: those not waiting already).
 -- later: nil to put them back now; else { delayed = key, due = unix ms, call = the
 -- call's key (Queue: the members' prefix) or nil (UniqueQueue), counted = count the
--- failure without max too }. Returns how many went to the dead letters.
-local function reject(queue, processing, timeouts, deliveries, dead, max, items, back, later)
+-- failure without max too }. why: see includes/deliveries. Returns how many went to
+-- the dead letters.
+local function reject(queue, processing, timeouts, deliveries, dead, max, items, back, later, why)
   local taken = list_remove(processing, items, -1)
-  local alive = count_failures(deliveries, dead, taken, max, later ~= nil and later.counted)
+  local alive = count_failures(deliveries, dead, taken, max, later ~= nil and later.counted, why)
   if later ~= nil and later.due ~= nil then
     delay_all(later.delayed, later.due, delayed_members(back(alive), later.call))
   else

@@ -11,8 +11,11 @@
     KEYS[5] deliveries hash (item -> failed deliveries)
     KEYS[6] dead-letter list
     KEYS[7] delayed items (sorted set: item -> due unix time in ms)
+    KEYS[8] dead-letter records hash (item -> JSON record of its death)
     ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
     ARGV[2] max_deliveries; 0: no dead letters
+    ARGV[3] the reason kept with the items that die ('': none)
+    ARGV[4] the id of the consumer whose list it is, kept with the items that die
 
   Output:
     how many distinct items the list held
@@ -24,9 +27,9 @@ local rcall = redis.call
 --- @include "includes/list_remove"
 
 ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'SADD', 'ZREM',
-  'LREM', 'LPUSH' })
+  'LREM', 'LPUSH', 'HSET' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
-    KEYS[6], 'list', KEYS[7], 'zset' })
+    KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash' })
 
 -- An item held twice goes back once, at the place of its oldest occurrence.
 local function distinct(items)
@@ -54,4 +57,4 @@ local function put_back(items)
 end
 
 return recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]), tonumber(ARGV[2]),
-  distinct, put_back)
+  distinct, put_back, { records = KEYS[8], reason = ARGV[3], consumer = ARGV[4] })

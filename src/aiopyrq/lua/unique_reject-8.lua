@@ -10,10 +10,13 @@
     KEYS[5] deliveries hash (item -> failed deliveries)
     KEYS[6] dead-letter list
     KEYS[7] delayed items (sorted set: item -> due unix time in ms)
+    KEYS[8] dead-letter records hash (item -> JSON record of its death)
     ARGV[1] max_deliveries; 0: no dead letters
     ARGV[2] the items, packed: a msgpack array of strings
     ARGV[3] delay in milliseconds; 0: back to the front of the queue now
     ARGV[4] 1: count the failed delivery even without max_deliveries
+    ARGV[5] the reason kept with the items that die ('': none)
+    ARGV[6] this consumer's id, kept with the items that die
 
   Output:
     how many items went to the dead-letter list
@@ -24,9 +27,9 @@ local rcall = redis.call
 --- @include "includes/reject"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
-  'SADD', 'ZADD' })
+  'SADD', 'ZADD', 'HSET' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
-    KEYS[6], 'list', KEYS[7], 'zset' })
+    KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash' })
 return reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
   cmsgpack.unpack(ARGV[2]), function(items)
     local back = {}
@@ -36,4 +39,5 @@ return reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
       end
     end
     return back
-  end, reject_later(KEYS[7], ARGV[3], ARGV[4], nil))
+  end, reject_later(KEYS[7], ARGV[3], ARGV[4], nil),
+  { records = KEYS[8], reason = ARGV[5], consumer = ARGV[6] })

@@ -10,8 +10,11 @@
     KEYS[3] timeouts hash
     KEYS[4] deliveries hash (item -> failed deliveries)
     KEYS[5] dead-letter list
+    KEYS[6] dead-letter records hash (item -> JSON record of its death)
     ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
     ARGV[2] max_deliveries; 0: no dead letters
+    ARGV[3] the reason kept with the items that die ('': none)
+    ARGV[4] the id of the consumer whose list it is, kept with the items that die
 
   Output:
     how many items the list held
@@ -21,8 +24,9 @@ local rcall = redis.call
 --- @include "includes/types"
 --- @include "includes/recover"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL' })
-check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list' })
+ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'HSET' })
+check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list', KEYS[6], 'hash' })
 return recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), tonumber(ARGV[2]),
   function(items) return items end,
-  function(items) push_all('RPUSH', KEYS[1], items) end)
+  function(items) push_all('RPUSH', KEYS[1], items) end,
+  { records = KEYS[6], reason = ARGV[3], consumer = ARGV[4] })

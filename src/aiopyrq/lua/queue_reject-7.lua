@@ -12,10 +12,13 @@
     KEYS[4] deliveries hash (item -> failed deliveries)
     KEYS[5] dead-letter list
     KEYS[6] delayed items (sorted set: prefixed item -> due unix time in ms)
+    KEYS[7] dead-letter records hash (item -> JSON record of its death)
     ARGV[1] max_deliveries; 0: no dead letters
     ARGV[2] the items, packed: a msgpack array of strings
     ARGV[3] delay in milliseconds; 0: back to the front of the queue now
     ARGV[4] 1: count the failed delivery even without max_deliveries
+    ARGV[5] the reason kept with the items that die ('': none)
+    ARGV[6] this consumer's id, kept with the items that die
 
   Output:
     how many items went to the dead-letter list
@@ -28,9 +31,10 @@ local rcall = redis.call
 --- @include "includes/reject"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
-  'ZADD' })
+  'ZADD', 'HSET' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list',
-  KEYS[6], 'zset' })
+  KEYS[6], 'zset', KEYS[7], 'hash' })
 return reject(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
   cmsgpack.unpack(ARGV[2]), function(items) return items end,
-  reject_later(KEYS[6], ARGV[3], ARGV[4], call_key))
+  reject_later(KEYS[6], ARGV[3], ARGV[4], call_key),
+  { records = KEYS[7], reason = ARGV[5], consumer = ARGV[6] })

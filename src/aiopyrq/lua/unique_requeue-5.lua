@@ -7,6 +7,7 @@
     KEYS[2] set of the items waiting in the queue
     KEYS[3] dead-letter list
     KEYS[4] deliveries hash
+    KEYS[5] dead-letter records hash
     ARGV[1] the dead items to move, each once, packed: a msgpack array of
             strings; an empty array: every dead item
 
@@ -18,9 +19,10 @@ local rcall = redis.call
 --- @include "includes/types"
 --- @include "includes/requeue"
 
-ready({ 'TYPE', 'HLEN', 'LRANGE', 'DEL', 'LREM', 'LPUSH', 'RPUSH', 'HDEL', 'SADD' })
-check_types({ KEYS[1], 'list', KEYS[2], 'set' })
-return requeue(KEYS[3], KEYS[4], cmsgpack.unpack(ARGV[1]), function(items)
+ready({ 'TYPE', 'HLEN', 'LRANGE', 'DEL', 'LREM', 'LPUSH', 'RPUSH', 'HDEL', 'SADD',
+  'LPOS' })
+check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[5], 'hash' })
+return requeue(KEYS[3], KEYS[4], KEYS[5], cmsgpack.unpack(ARGV[1]), function(items)
   local added = {}
   for _, item in ipairs(items) do
     if rcall('SADD', KEYS[2], item) == 1 then
