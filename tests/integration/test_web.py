@@ -314,10 +314,18 @@ def test_structure_page_shows_consumers_items_and_dead_letters(page, dashboard, 
     shoot(page, "structure-busy")
 
     page.goto(f"{dashboard}/s/{fleet['failing']}")
-    dead = page.locator("#dead tbody td.item").all_inner_texts()
+    dead = page.locator("#dead tbody td.item code").all_inner_texts()
     assert len(dead) == 8
     assert all(item.startswith("broken-") and item.endswith("…") for item in dead)
     assert max(map(len, dead)) == 120
+    letters = sync.Queue(fleet["failing"], rclient).get_dead_items(8, details=True)
+    reasons = page.locator("#dead tbody .reason").all_inner_texts()
+    assert reasons == [letter.reason for letter in letters]
+    assert reasons[0] == "ValueError: cannot handle broken-0-x"
+    for row in page.locator("#dead tbody tr").all():
+        died, tries = row.locator("td.num").all_inner_texts()[1:]
+        assert re.fullmatch(r"\d+ s ago", died), died
+        assert tries == "1"
     expect(page.locator("body")).to_have_attribute("data-refreshed", re.compile("[1-9]"))
     assert charted(page) == library_history(sync.Queue(fleet["failing"], rclient))
     assert (charted(page)["delivered"], charted(page)["acked"]) == (8, 0)

@@ -64,7 +64,7 @@ def structure(client: _snapshot.Client, name: str, *, items: bool = True) -> dic
     data["history"] = _history(client, target)
     if items:
         data["head"] = _head(client, target)
-        data["dead_items"] = _dead(client, target)
+        data["dead_items"] = _dead(client, target, snapshot.server_time)
     return data
 
 
@@ -116,14 +116,24 @@ def _head(client: _snapshot.Client, target: _snapshot.Target) -> list[dict[str, 
     ]
 
 
-def _dead(client: _snapshot.Client, target: _snapshot.Target) -> list[dict[str, Any]]:
+def _dead(client: _snapshot.Client, target: _snapshot.Target, now: int) -> list[dict[str, Any]]:
+    """The first dead letters of each queue, with why, when and after how many deliveries."""
     if target.kind == "pool":
         return []
     rows = []
     for name in target.names:
-        items = client.lrange(_snapshot.keys_of(client, name).dead, 0, DEAD - 1)
+        queue = _structure(client, _snapshot.Target(name, target.kind))
         rows += [
-            {"shard": _shard(name) if target.shards else None, "item": cut(item)} for item in items
+            {
+                "shard": _shard(name) if target.shards else None,
+                "item": cut(letter.item),
+                "reason": None if letter.reason is None else cut(letter.reason),
+                "reason_full": letter.reason,
+                "died": None if letter.died_at is None else age(now - letter.died_at),
+                "deliveries": letter.deliveries,
+                "consumer": letter.consumer,
+            }
+            for letter in queue.get_dead_items(DEAD, details=True)
         ]
     return rows
 
