@@ -13,8 +13,6 @@ the medians::
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import socket
 import statistics
 import subprocess
@@ -23,12 +21,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from listing import fill_cluster, fill_standalone
+from listing import on_servers
 from playwright.sync_api import sync_playwright
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the checkout's test harness: tests.harness
-from tests.harness import ClusterServers, RedisServer  # noqa: E402
 
 
 def free_port() -> int:
@@ -112,19 +108,7 @@ def run(url: str, expected: int, runs: int, *, cluster: bool) -> dict[str, float
 
 def main() -> None:
     """Measure on a standalone server, then on a Redis Cluster of 3 masters."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--structures", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--cluster", action=argparse.BooleanOptionalAction, default=True)
-    args = parser.parse_args()
-    with RedisServer() as server:
-        expected = asyncio.run(fill_standalone(server.url, args.structures))
-        medians = run(server.url, expected, args.runs, cluster=False)
-        report("standalone", medians, args.structures)
-    if args.cluster:
-        with ClusterServers() as cluster:
-            expected = asyncio.run(fill_cluster(cluster, args.structures))
-            report("cluster", run(cluster.url, expected, args.runs, cluster=True), args.structures)
+    on_servers(__doc__, run, report)
 
 
 def report(where: str, medians: dict[str, float], structures: int) -> None:
