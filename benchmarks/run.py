@@ -45,7 +45,9 @@ CONFIGS = {  # name: (consumer processes, 0 = all in one process; items per get 
     "2 consumer processes": (2, 100),
     "one at a time": (0, 1),
 }
-MEASURES = ("throughput", "idle", "consumer", "runtime", "recovery", "cluster")
+MEASURES = ("throughput", "idle", "consumer", "runtime", "delay", "recovery", "cluster")
+DELAYED = ("queue", "unique")  # the structures that take add_items(..., delay=...)
+OURS = ("aiopyrq", "baseline")  # this library, now and at --baseline
 RUNTIME = {  # the Consumer vs the raw loop, one process: name: Consumer concurrency, 0 = raw
     "raw: 4 tasks get_items(100), ack_items": 0,
     "Consumer, concurrency=10": 10,
@@ -320,6 +322,22 @@ class Bench:
             "idle_calls_per_s": result["idle_calls"] / self.opts.idle,
         })  # fmt: skip
 
+    async def delay(self, rnd: int, structure: str, target: Target) -> None:
+        """Items added with a delay, one every 5 ms, to a Consumer: due time to handler."""
+        items, delay = self.opts.latency_items, self.opts.delay
+        args = ["latency", "--items", str(items), "--idle", "0", "--consumer"]
+        results, _ = await self.workload(target, structure, [[*args, "--delay", str(delay)]])
+        result = results[0]
+        check_ids(f"{target.name} {structure} delayed", result["received"], items)
+        if result["min_ms"] < -1:  # due times are whole ms of the server's clock
+            msg = f"{structure}: an item delayed {delay} s came {-result['min_ms']:.1f} ms early"
+            raise BenchmarkError(msg)
+        self.add({
+            "measure": "delay", "round": rnd, "structure": structure, "target": target.name,
+            "delay_s": delay, "items": items, "p50_ms": result["p50_ms"],
+            "p99_ms": result["p99_ms"], "min_ms": result["min_ms"], "max_ms": result["max_ms"],
+        })  # fmt: skip
+
     async def memory(self, rnd: int, structure: str, target: Target) -> None:
         """used_memory delta of items left waiting."""
         items = self.opts.memory_items
@@ -439,6 +457,8 @@ class Bench:
                     await self.memory(rnd, structure, target)
                 if "consumer" in measures and target.name == "aiopyrq":
                     await self.latency(rnd, structure, target, runtime=True)
+                if "delay" in measures and target.name in OURS and structure in DELAYED:
+                    await self.delay(rnd, structure, target)
             await self.runtimes(rnd, order)
             for target in order:
                 if target.name == "aiopyrq":
@@ -597,6 +617,29 @@ class Report:
         original = self.values("memory", "bytes_per_item", structure=structure, target="original")
         return f"{statistics.median(memory):.1f} | {self.ratio(memory, original)}"
 
+    def delays(self) -> list[str]:
+        """One row per structure and target: how late a Consumer's handler sees a delayed item."""
+        lines = [
+            (
+                "| structure | target | delay s | runs × items | due → handler p50 ms | p99 ms "
+                "| max ms | earliest ms |"
+            ),
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for structure, target in itertools.product(DELAYED, OURS):
+            where = {"structure": structure, "target": target}
+            if not (p50 := self.values("delay", "p50_ms", **where)):
+                continue
+            first = next(s for s in self.samples if s["measure"] == "delay")
+            lines.append(
+                f"| {structure} | {target} | {first['delay_s']:g} | {len(p50)} × {first['items']} "
+                f"| {statistics.median(p50):.2f} "
+                f"| {spread(self.values('delay', 'p99_ms', **where), 2)} "
+                f"| {max(self.values('delay', 'max_ms', **where)):.2f} "
+                f"| {min(self.values('delay', 'min_ms', **where)):.2f} |"
+            )
+        return lines
+
     def recovery(self) -> list[str]:
         """One row: the time from the SIGKILL to the items back, over every kill."""
         back = self.values("recovery", "back_s")
@@ -655,6 +698,7 @@ class Report:
             "Throughput (batches of 100; one at a time: get 1, ack 1)": self.throughput(),
             "Idle consumer: delivery latency; memory per waiting item": self.idle(),
             "The Consumer runtime vs the raw loop (no-op handler, one process)": self.runtime(),
+            "Delayed items: due time to the Consumer's handler (wait=1)": self.delays(),
             "Recovery of a SIGKILLed Consumer's batch": self.recovery(),
             "ShardedQueue on a Redis Cluster: Redis CPU per master": self.cluster(),
         }
@@ -689,6 +733,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=50_000, help="per batch workload")
     parser.add_argument("--single-items", type=int, default=5_000, help="one at a time")
     parser.add_argument("--latency-items", type=int, default=500)
+    parser.add_argument("--delay", type=float, default=0.5, help="delay: seconds per item")
     parser.add_argument("--memory-items", type=int, default=100_000)
     parser.add_argument("--tasks", type=int, default=4, help="consumer tasks per process")
     parser.add_argument("--poll-interval", type=float, default=0.01, help="latency, poll mode")

@@ -62,9 +62,10 @@ class Lib:
     async def setup(self) -> None:
         """Nothing to prepare."""
 
-    async def add(self, items: list[str]) -> None:
-        """Add a batch in one call."""
-        await self.obj.add_items(items)
+    async def add(self, items: list[str], delay: float = 0.0) -> None:
+        """Add a batch in one call; with a delay, due that many seconds later."""
+        options = {"delay": delay} if delay else {}  # the original has no delay
+        await self.obj.add_items(items, **options)
 
     async def get(self, count: int, wait: float = 0.0) -> tuple[list[str], Any]:
         """Get up to count items, blocking up to ``wait`` seconds if the library can."""
@@ -234,10 +235,14 @@ async def latency(args: argparse.Namespace, client: Client) -> dict[str, Any]:
         begin = time.perf_counter()
         for i in range(args.items):
             await asyncio.sleep(max(0.0, begin + i * args.interval - time.perf_counter()))
-            sent[str(i)] = time.perf_counter()
-            await producer.add([str(i)])
+            sent[str(i)] = time.perf_counter() + args.delay  # due then, or a bit later
+            if args.delay:
+                assert isinstance(producer, Lib)  # noqa: S101
+                await producer.add([str(i)], args.delay)
+            else:
+                await producer.add([str(i)])
 
-    limit = args.idle + args.items * args.interval + 10
+    limit = args.idle + args.items * args.interval + args.delay + 10
 
     async def wait_for_items() -> None:
         deadline = time.monotonic() + limit
@@ -271,6 +276,8 @@ async def latency(args: argparse.Namespace, client: Client) -> dict[str, Any]:
         "received": received,
         "p50_ms": 1000 * delays[len(delays) // 2],
         "p99_ms": 1000 * delays[min(len(delays) - 1, int(len(delays) * 0.99))],
+        "min_ms": 1000 * delays[0],
+        "max_ms": 1000 * delays[-1],
     }
 
 
@@ -501,6 +508,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=0.005, help="latency: between adds")
     parser.add_argument("--poll-interval", type=float, default=0.01, help="latency: poll sleep")
     parser.add_argument("--idle", type=float, default=1.0, help="latency: idle time counted")
+    parser.add_argument("--delay", type=float, default=0.0, help="latency: items added delayed")
     return parser.parse_args(argv)
 
 
