@@ -2,10 +2,12 @@
 
 The scripts that add, hand out, acknowledge, reject, recover and dead-letter items count
 them in the hash ``NAME-history`` as they work (``lua/includes/history.lua``): a ring of
-1,440 slots, one per minute of the server's clock, each ``minute % 1440 -> "minute added
-delivered acked failed recovered dead waiting"``. A slot is read back only for the minute
-it names, so a minute more than a day old is never returned, and the hash never holds
-more than 1,440 fields; the key expires 25 hours after the last minute written.
+1,440 slots, one per minute of the server's clock. Slot ``s`` (``minute % 1440``) is the
+fields ``s`` (the unix minute it is of), ``s:a`` (added), ``s:d`` (delivered), ``s:k``
+(acked), ``s:f`` (failed), ``s:r`` (recovered), ``s:x`` (dead) and ``s:w`` (waiting), each
+count there once it is not 0. A slot is read back only for the minute it names, so a
+minute more than a day old is never returned, and the hash never holds more than 1,440
+slots; the key expires 25 hours after the last minute written.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ SLOTS = 1440
 """Minutes kept: the slots of the ring (``HISTORY_SLOTS`` of ``lua/includes/history.lua``)."""
 
 EVENTS = ("added", "delivered", "acked", "failed", "recovered", "dead")
-"""The counts of a minute, in the order a slot keeps them."""
+"""The counts of a minute."""
+
+SUFFIXES = ("", ":a", ":d", ":k", ":f", ":r", ":x", ":w")
+"""The fields of a slot after its number: its minute, the counts of EVENTS, waiting."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,9 @@ class HistoryMinute:
         recovered: Items put back in the queue from a consumer's processing list by
             recovery or ``release``.
         dead: Items that went to the dead letters.
-        waiting: The items waiting in the queue (a Pool: due) as the last script that
-            wrote this minute saw them; None if none wrote.
+        waiting: The items waiting in the queue (a Pool: due) after the last call of the
+            minute that saw them: an add, get, reject or recovery (a Pool: a get); None if
+            no such call wrote this minute.
     """
 
     start: int
@@ -68,28 +74,33 @@ def check_minutes(minutes: object) -> int:
     return minutes
 
 
-def fields(now: int, minutes: int) -> list[int]:
-    """The slots of the last ``minutes`` minutes at unix time ``now``, the oldest first."""
+def fields(now: int, minutes: int) -> list[str]:
+    """The fields of the slots of the last ``minutes`` minutes at unix time ``now``.
+
+    The oldest minute's first, each slot's in the order of ``SUFFIXES``.
+    """
     minute = now // 60
-    return [(minute - past) % SLOTS for past in range(minutes - 1, -1, -1)]
+    slots = [(minute - past) % SLOTS for past in range(minutes - 1, -1, -1)]
+    return [f"{slot}{suffix}" for slot in slots for suffix in SUFFIXES]
 
 
 def parse(now: int, values: Sequence[Any]) -> list[HistoryMinute]:
-    """The minutes that end with the one of unix time ``now``, from their slots' values.
+    """The minutes that end with the one of unix time ``now``, from their slots' fields.
 
     Args:
         now: The server's unix time, in seconds.
-        values: The slots of the last minutes, the oldest first (``fields``), as HMGET
-            gives them: a slot of another minute (a day old or more), or none, is a
-            minute without activity.
+        values: The values of ``fields``, as HMGET gives them: a slot of another minute
+            (a day old or more), or none, is a minute without activity.
     """
-    minute = now // 60
+    minute, per = now // 60, len(SUFFIXES)
+    count = len(values) // per
     parsed = []
-    for past, value in zip(range(len(values) - 1, -1, -1), values, strict=True):
-        start = (minute - past) * 60
-        numbers = [int(n) for n in _text(value).split()] if value else []
-        if numbers and numbers[0] * 60 == start:
-            parsed.append(_minute(start, numbers[1:7], numbers[7]))
+    for i in range(count):
+        start = (minute - (count - 1 - i)) * 60
+        stamp, *counts, waiting = values[i * per : (i + 1) * per]
+        if stamp is not None and int(stamp) * 60 == start:
+            numbers = [int(value or 0) for value in counts]
+            parsed.append(_minute(start, numbers, None if waiting is None else int(waiting)))
         else:
             parsed.append(HistoryMinute(start))
     return parsed
@@ -119,7 +130,3 @@ def _minute(start: int, counts: Sequence[int], waiting: int | None) -> HistoryMi
     """A minute from its counts in the order of ``EVENTS``."""
     added, delivered, acked, failed, recovered, dead = counts
     return HistoryMinute(start, added, delivered, acked, failed, recovered, dead, waiting)
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -87,14 +87,14 @@ class Queue(Structure):
 
     _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-2")
     _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-5")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-7")
-    _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-3")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-8")
+    _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-2")
     _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-6")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-7")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-4")
     _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-2")
-    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-4")
     _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-2")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
@@ -161,7 +161,7 @@ class Queue(Structure):
 
     def _delay_keys(self) -> list[str]:
         """The keys of the script that delays items."""
-        return [self.keys.delayed, self.keys.queue, self.keys.history]
+        return [self.keys.delayed, self.keys.history]
 
     async def _counts(self) -> tuple[int, int]:
         """The items available now (delayed ones due included), and those delayed."""
@@ -346,7 +346,7 @@ class Queue(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
-            keys += [self.keys.queue, self.keys.history]
+            keys.append(self.keys.history)
             await self._script(self._ack, keys, [self._pack(checked)], items=len(checked))
 
     async def reject_item(
@@ -400,6 +400,7 @@ class Queue(Structure):
             *self._return_keys(self.processing_queue_name),
             self.keys.delayed,
             self.keys.dead_records,
+            self.keys.history,
         ]
         most = self.max_deliveries or 0
         tail: list[EncodableT] = [counted, why, self.client_id]
@@ -518,7 +519,7 @@ class Queue(Structure):
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
-        keys = [*self._recover_keys(processing), self.keys.dead_records]
+        keys = [*self._recover_keys(processing), self.keys.dead_records, self.keys.history]
         reason = LEASE_EXPIRED if max_age != _ALL else "recovered by re_enqueue_all_items"
         consumer = processing.removeprefix(self.keys.processing(""))
         return self._call(self._recover_list, keys, [max_age, max_deliveries, reason, consumer])

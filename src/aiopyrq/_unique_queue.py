@@ -29,9 +29,9 @@ class UniqueQueue(Queue):
     kind: ClassVar[Kind] = "unique"
 
     _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-6")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-8")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-8")
-    _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-4")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-9")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-9")
+    _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-3")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-5")
     _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-3")
     _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-3")
@@ -50,7 +50,7 @@ class UniqueQueue(Queue):
         return [self.keys.queue, self.keys.unique]
 
     def _delay_keys(self) -> list[str]:
-        return [self.keys.unique, self.keys.delayed, self.keys.queue, self.keys.history]
+        return [self.keys.unique, self.keys.delayed, self.keys.history]
 
     def _recover_keys(self, processing: str) -> list[str]:
         return [*self._return_keys(processing), self.keys.delayed]

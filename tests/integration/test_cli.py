@@ -809,21 +809,21 @@ def test_cluster_options(redis_server, name):
 async def write_history(client, queue, minutes_ago: dict[int, str]) -> int:
     """Write history slots of minutes before the server's current one; return that minute.
 
-    Each value is the counts after the minute: ``"added delivered acked failed recovered
-    dead waiting"``. Waits for the next minute if this one is about to end, so that the
-    command run next sees the same current minute.
+    Each value is the counts of the minute: ``"added delivered acked failed recovered dead
+    waiting"``, as the scripts write them (lua/includes/history.lua). Waits for the next
+    minute if this one is about to end, so that the command run next sees the same current
+    minute.
     """
     now, _ = await client.time()
     if now % 60 > 50:
         await asyncio.sleep(61 - now % 60)
         now, _ = await client.time()
     minute = now // 60
-    await client.hset(
-        queue.keys.history,
-        mapping={
-            (minute - ago) % 1440: f"{minute - ago} {counts}" for ago, counts in minutes_ago.items()
-        },
-    )
+    for ago, counts in minutes_ago.items():
+        slot = (minute - ago) % 1440
+        fields = [f"{slot}:{field}" for field in "adkfrxw"]
+        mapping = {slot: minute - ago, **dict(zip(fields, counts.split(), strict=True))}
+        await client.hset(queue.keys.history, mapping=mapping)
     return minute
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from aiopyrq import HistoryMinute, Pool, Queue, ShardedQueue, UniqueQueue, _scripts
 from aiopyrq._history import SLOTS
-from tests.helpers import events, history_totals, items_named, server_now
+from tests.helpers import age_lease, events, history_totals, items_named, server_now
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
@@ -135,7 +135,8 @@ async def test_minutes_out_of_range_refused_before_any_call(make, minutes, error
 
 
 # A script that runs the history's include at minutes of its own: ARGV[1] the first minute,
-# ARGV[2] how many minutes, one write each of ARGV[3] items added and ARGV[4] waiting.
+# ARGV[2] how many minutes, each one write of ARGV[4] items of the event ARGV[3] and, if
+# ARGV[5] is not empty, that many waiting. Returns how many of the slots were fresh.
 RING = """\
 local rcall = redis.call
 --- @include "includes/history"
@@ -146,7 +147,7 @@ for minute = first, first + count - 1 do
   if opened.fresh then
     fresh = fresh + 1
   end
-  history_write(opened, { added = tonumber(ARGV[3]) }, tonumber(ARGV[4]))
+  history_write(opened, { [ARGV[3]] = tonumber(ARGV[4]) }, tonumber(ARGV[5]))
 end
 return fresh
 """
@@ -158,19 +159,28 @@ def ring_source() -> str:
     return _scripts.expand("ring", lambda path: RING if path == "ring" else real(path))
 
 
-async def write_minutes(client, key: str, first: int, count: int, *counts: int):
-    """Write count minutes from first, each ``added`` and ``waiting`` (counts) of RING."""
-    return await client.eval(ring_source(), 1, key, first, count, *counts)
+async def write_minutes(client, key, minutes: range, waiting=None, **count):
+    """Write each minute of ``minutes`` through RING: one count (``added=1``), and waiting."""
+    [(event, n)] = (count or {"added": 1}).items()
+    args = [minutes.start, len(minutes), event, n, "" if waiting is None else waiting]
+    return await client.eval(ring_source(), 1, key, *args)
+
+
+def one(minute: int) -> range:
+    return range(minute, minute + 1)
 
 
 async def test_ring_holds_one_day_at_most(client, name):
-    """Written through three days of minutes, the ring keeps 1,440 fields, and expires."""
+    """Written through three days of minutes, the ring keeps 1,440 slots, and expires."""
     queue = Queue(name, client)
+    key = queue.keys.history
     now_minute = await server_now(client) // 60
     first = now_minute - 3 * SLOTS + 1
-    assert await write_minutes(client, queue.keys.history, first, 3 * SLOTS, 1, 0) == 3 * SLOTS
-    assert await client.hlen(queue.keys.history) == SLOTS
-    assert 24 * 3600 * 1000 < await client.pttl(queue.keys.history) <= 25 * 3600 * 1000
+    assert await write_minutes(client, key, range(first, now_minute + 1), waiting=0) == 3 * SLOTS
+    fields = await client.hkeys(key)
+    assert len(fields) == 3 * SLOTS  # each slot's minute, added and waiting
+    assert {field.split(":")[0] for field in fields} == {str(slot) for slot in range(SLOTS)}
+    assert 24 * 3600 * 1000 < await client.pttl(key) <= 25 * 3600 * 1000
     history = await queue.get_history(1440)
     assert [minute.added for minute in history] == [1] * 1440
     assert history[0].start == first * 60 + 2 * SLOTS * 60
@@ -181,9 +191,9 @@ async def test_a_minute_a_day_old_is_not_returned(client, name):
     queue = Queue(name, client)
     key = queue.keys.history
     now_minute = await server_now(client) // 60
-    await write_minutes(client, key, now_minute - SLOTS, 1, 7, 70)  # the slot of this minute
-    await write_minutes(client, key, now_minute - SLOTS + 1, 1, 5, 50)  # the oldest one asked
-    await write_minutes(client, key, now_minute - 2 * SLOTS - 5, 1, 9, 90)
+    await write_minutes(client, key, one(now_minute - SLOTS), waiting=70, added=7)  # this slot
+    await write_minutes(client, key, one(now_minute - SLOTS + 1), waiting=50, added=5)  # oldest
+    await write_minutes(client, key, one(now_minute - 2 * SLOTS - 5), waiting=90, added=9)
     history = await queue.get_history(1440)
     assert history[0] == HistoryMinute((now_minute - SLOTS + 1) * 60, added=5, waiting=50)
     assert sum(minute.added for minute in history) == 5
@@ -191,11 +201,80 @@ async def test_a_minute_a_day_old_is_not_returned(client, name):
         assert history[-1] == HistoryMinute(now_minute * 60)
 
 
-async def test_writes_of_one_minute_add_up(client, name):
-    """Writes within a minute add to its slot; waiting is the last one's."""
+async def test_a_new_minute_forgets_what_its_slot_held(client, name):
+    """The first write of a minute clears every count of the older minute in its slot."""
     queue = Queue(name, client)
+    key = queue.keys.history
+    minute = await server_now(client) // 60 - 30
+    await write_minutes(client, key, one(minute - SLOTS), waiting=8, failed=3)
+    await write_minutes(client, key, one(minute - SLOTS), dead=2)
+    assert await write_minutes(client, key, one(minute), acked=4) == 1
+    history = await queue.get_history(60)
+    assert HistoryMinute(minute * 60, acked=4) in history
+    assert sum(m.failed + m.dead for m in history) == 0
+
+
+async def test_writes_of_one_minute_add_up(client, name):
+    """Writes within a minute add to its slot; waiting is the last one's that knew it."""
+    queue = Queue(name, client)
+    key = queue.keys.history
     minute = await server_now(client) // 60 - 10
-    assert await write_minutes(client, queue.keys.history, minute, 1, 2, 20) == 1
-    assert await write_minutes(client, queue.keys.history, minute, 1, 3, 30) == 0
+    assert await write_minutes(client, key, one(minute), waiting=20, added=2) == 1
+    assert await write_minutes(client, key, one(minute), waiting=30, added=3) == 0
+    assert await write_minutes(client, key, one(minute), acked=1) == 0
+    assert await write_minutes(client, key, one(minute), waiting=99, dead=0) == 0  # no write
     history = await queue.get_history(20)
-    assert HistoryMinute(minute * 60, added=5, waiting=30) in history
+    assert HistoryMinute(minute * 60, added=5, acked=1, waiting=30) in history
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_rejects_count_as_failed_and_dead(client, name, kind):
+    """Each item rejected counts as failed; each that goes to the dead letters as dead too."""
+    queue = KINDS[kind](name, client, max_deliveries=2)
+    await queue.add_items(["a", "b", "c"])
+    assert await queue.reject_items(await queue.get_items(3)) == 0
+    assert await queue.reject_items(["never-taken"]) == 0  # held by nobody: counts nothing
+    assert await history_totals(queue) == events(added=3, delivered=3, failed=3, waiting=3)
+    taken = await queue.get_items(2)
+    assert await queue.reject_items(taken, delay=60) == 2  # their second failed delivery
+    assert await history_totals(queue) == events(added=3, delivered=5, failed=5, dead=2, waiting=1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_recovery_counts_failed_recovered_and_dead(client, name, kind):
+    """Recovering a stale consumer: its items failed (lease expired) and were put back, or
+    died; re_enqueue_all_items and release put items back without a failure."""
+    queue = KINDS[kind](name, client, max_deliveries=2)
+    await queue.add_items(items_named(6))
+    stale = KINDS[kind](name, client, max_deliveries=2)
+    assert len(await stale.get_items(3)) == 3
+    await age_lease(stale, 600)
+    assert await queue.re_enqueue_timeout_items(300) == 3
+    assert await history_totals(queue) == events(
+        added=6, delivered=3, failed=3, recovered=3, waiting=6
+    )
+    dying = KINDS[kind](name, client, max_deliveries=1)
+    assert len(await dying.get_items(2)) == 2
+    await age_lease(dying, 600)
+    assert await dying.re_enqueue_timeout_items(300) == 2  # max_deliveries=1: both die
+    assert await history_totals(queue) == events(
+        added=6, delivered=5, failed=5, recovered=3, dead=2, waiting=4
+    )
+    live = KINDS[kind](name, client)
+    assert len(await live.get_items(2)) == 2
+    assert await live.release() == 2
+    assert await history_totals(queue) == events(
+        added=6, delivered=7, failed=5, recovered=5, dead=2, waiting=4
+    )
+
+
+async def test_sharded_rejects_and_recovery_sum_their_shards(client, name):
+    """A ShardedQueue's failures and recoveries are its shards', added up."""
+    sharded = ShardedQueue(name, client, shards=2)
+    await sharded.add_items(items_named(4))
+    await sharded.reject_items(await sharded.get_items(2))
+    assert len(await sharded.get_items(2)) == 2
+    assert await sharded.release() == 2
+    assert await history_totals(sharded) == events(
+        added=4, delivered=4, failed=2, recovered=2, waiting=4
+    )

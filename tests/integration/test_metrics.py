@@ -98,6 +98,7 @@ async def test_metrics_during_and_after_a_consumer_run(redis_server, client, nam
     task = asyncio.create_task(consumer.run(handle_signals=False))
     try:
         await until(lambda: consumer.stats.delivered == 5, "5 items delivered")
+
         # 5 handlers waiting at the gate, and the next batch of 5 fetched ahead of them
         async def fetched_ahead() -> bool:
             return await client.llen(name) == 18  # 30 - 2 with the silent one - 10
@@ -439,7 +440,10 @@ async def test_items_per_second_from_the_history(redis_server, client, name):
         await asyncio.sleep(61 - now % 60)
         now, _ = await client.time()
     minute = now // 60 - 1
-    await client.hset(queue.keys.history, minute % 1440, f"{minute} 120 90 60 3 6 9 4")
+    slot = minute % 1440  # the fields the scripts write (lua/includes/history.lua)
+    counts = {"a": 120, "d": 90, "k": 60, "f": 3, "r": 6, "x": 9, "w": 4}
+    mapping = {slot: minute, **{f"{slot}:{field}": n for field, n in counts.items()}}
+    await client.hset(queue.keys.history, mapping=mapping)
     registry = CollectorRegistry()
     registry.register(QueueCollector(redis_server.url, [name]))
     rates = {

@@ -12,26 +12,27 @@ MINUTE = NOW // 60
 
 
 def test_fields_are_the_last_minutes_slots_oldest_first():
-    """The slots of the last minutes, wrapping around the ring."""
-    assert fields(NOW, 3) == [(MINUTE - 2) % SLOTS, (MINUTE - 1) % SLOTS, MINUTE % SLOTS]
-    assert sorted(fields(NOW, SLOTS)) == list(range(SLOTS))
+    """The fields of the slots of the last minutes, wrapping around the ring."""
+    slot = MINUTE % SLOTS
+    assert fields(NOW, 1) == [f"{slot}{s}" for s in ("", ":a", ":d", ":k", ":f", ":r", ":x", ":w")]
+    assert fields(NOW, 3)[::8] == [str((MINUTE - past) % SLOTS) for past in (2, 1, 0)]
+    assert sorted(int(field) for field in fields(NOW, SLOTS)[::8]) == list(range(SLOTS))
 
 
 def test_parse_keeps_only_the_minute_a_slot_names():
     """A slot of another minute (a day old), or an empty one, is a minute without activity."""
     values = [
-        f"{MINUTE - 2 - SLOTS} 9 9 9 9 9 9 9",  # the slot's minute a day before: not returned
-        None,
-        f"{MINUTE} 1 2 3 4 5 6 7",
-    ]
+        str(MINUTE - 2 - SLOTS), "9", "9", "9", "9", "9", "9", "9",  # a day before: not returned
+        *[None] * 8,
+        str(MINUTE), "1", "2", "3", "4", "5", "6", "7",
+    ]  # fmt: skip
     assert parse(NOW, values) == [
         HistoryMinute((MINUTE - 2) * 60),
         HistoryMinute((MINUTE - 1) * 60),
         HistoryMinute(MINUTE * 60, 1, 2, 3, 4, 5, 6, 7),
     ]
-    assert parse(NOW, [f"{MINUTE} 1 0 0 0 0 0 3".encode()]) == [
-        HistoryMinute(MINUTE * 60, added=1, waiting=3)
-    ]
+    sparse = [str(MINUTE).encode(), b"1", None, None, None, None, None, None]  # raw, no waiting
+    assert parse(NOW, sparse) == [HistoryMinute(MINUTE * 60, added=1)]
 
 
 def test_summed_aligns_minutes_by_start():

@@ -6,7 +6,7 @@
   Input:
     KEYS[1] pool sorted set
     KEYS[2] history hash (includes/history): the items acknowledged count as
-            acked; waiting is the items due
+            acked
     ARGV[1] ack_valid_for: seconds until an acknowledged item is due again
     ARGV[2] the items, packed: a msgpack array of strings
 
@@ -20,10 +20,10 @@ local rcall = redis.call
 --- @include "includes/zadd"
 --- @include "includes/history"
 
-ready({ 'TIME', 'HGET', 'ZSCORE', 'ZADD', 'ZCOUNT', 'HSET', 'PEXPIRE' })
-local history = history_read(KEYS[2])
+ready({ 'TIME', 'HGET', 'ZSCORE', 'ZADD', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local now = now_seconds()
+local history = history_at(KEYS[2], math.floor(now / 60))
 local acked = in_flight(KEYS[1], cmsgpack.unpack(ARGV[2]))
 zadd_all(KEYS[1], now + tonumber(ARGV[1]), acked)
-history_write(history, { acked = #acked }, rcall('ZCOUNT', KEYS[1], '-inf', now))
+history_write(history, { acked = #acked })
 return #acked

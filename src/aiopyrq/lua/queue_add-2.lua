@@ -14,9 +14,9 @@ local rcall = redis.call
 --- @include "includes/push"
 --- @include "includes/history"
 
-ready({ 'TIME', 'HGET', 'LPUSH', 'LLEN', 'HSET', 'PEXPIRE' })
+ready({ 'TIME', 'HGET', 'LPUSH', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local history = history_read(KEYS[2])
 local items = cmsgpack.unpack(ARGV[1])
-push_all('LPUSH', KEYS[1], items)
-history_write(history, { added = #items }, rcall('LLEN', KEYS[1]))
+local waiting = push_all('LPUSH', KEYS[1], items)
+history_write(history, { added = #items }, waiting)
 return #items

@@ -21,12 +21,8 @@
 local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/take"
---- @include "includes/history"
 
-ready({ 'TIME', 'HGET', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
-  'ZRANGE', 'PEXPIRE' })
-local history = history_read(KEYS[5])
-local taken = take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]), ARGV[2] == '1',
-  function() end, true)
-history_write(history, { delivered = #taken[1] }, rcall('LLEN', KEYS[1]))
-return taken
+ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
+  'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY' })
+return take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[1]), ARGV[2] == '1',
+  function() end, true, KEYS[5])

@@ -16,7 +16,7 @@ local rcall = redis.call
 --- @include "includes/push"
 --- @include "includes/history"
 
-ready({ 'TIME', 'HGET', 'SMISMEMBER', 'LPUSH', 'SADD', 'LLEN', 'HSET', 'PEXPIRE' })
+ready({ 'TIME', 'HGET', 'SMISMEMBER', 'LPUSH', 'SADD', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local history = history_read(KEYS[3])
 local items = cmsgpack.unpack(ARGV[1])
 local added, seen = {}, {}
@@ -32,7 +32,7 @@ for i = 1, #items, 1000 do
 end
 -- The queue is written first: the set is read already, so a wrong type fails the script
 -- before anything is written.
-push_all('LPUSH', KEYS[1], added)
+local waiting = push_all('LPUSH', KEYS[1], added)
 push_all('SADD', KEYS[2], added)
-history_write(history, { added = #added }, rcall('LLEN', KEYS[1]))
+history_write(history, { added = #added }, waiting)
 return #added

@@ -22,13 +22,9 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/take"
---- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
-  'RPOP', 'SREM', 'ZRANGE', 'PEXPIRE' })
+ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
+  'RPOP', 'SREM', 'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY' })
 check_types({ KEYS[2], 'set' })
-local history = history_read(KEYS[6])
-local taken = take(KEYS[1], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), ARGV[2] == '1',
-  function(items) push_all('SREM', KEYS[2], items) end, false)
-history_write(history, { delivered = #taken[1] }, rcall('LLEN', KEYS[1]))
-return taken
+return take(KEYS[1], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), ARGV[2] == '1',
+  function(items) push_all('SREM', KEYS[2], items) end, false, KEYS[6])

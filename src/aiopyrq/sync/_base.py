@@ -247,7 +247,7 @@ class Structure:
             ValueError: minutes is not from 1 to 1,440.
         """
         check = check_minutes(minutes)
-        now, values = self._script(
+        now, *values = self._script(
             self._read_history, [self.keys.history], [check], write=False
         )
         return parse(int(now), values)

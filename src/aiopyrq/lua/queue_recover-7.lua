@@ -11,6 +11,9 @@
     KEYS[4] deliveries hash (item -> failed deliveries)
     KEYS[5] dead-letter list
     KEYS[6] dead-letter records hash (item -> JSON record of its death)
+    KEYS[7] history hash (includes/history): with a lease that expired
+            (ARGV[1] >= 0) the items held count as failed; those put back as
+            recovered, those that died as dead
     ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
     ARGV[2] max_deliveries; 0: no dead letters
     ARGV[3] the reason kept with the items that die ('': none)
@@ -23,10 +26,18 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/recover"
+--- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'HSET' })
-check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list', KEYS[6], 'hash' })
-return recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), tonumber(ARGV[2]),
+ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'HSET', 'PEXPIRE',
+  'LLEN' })
+check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list',
+  KEYS[6], 'hash' })
+local history = history_read(KEYS[7])
+local held, back = recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]), tonumber(ARGV[2]),
   function(items) return items end,
   function(items) push_all('RPUSH', KEYS[1], items) end,
   { records = KEYS[6], reason = ARGV[3], consumer = ARGV[4] })
+local failed = tonumber(ARGV[1]) >= 0 and held or 0
+history_write(history, { failed = failed, recovered = back, dead = held - back },
+  rcall('LLEN', KEYS[1]))
+return held

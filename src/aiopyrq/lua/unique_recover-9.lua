@@ -12,6 +12,9 @@
     KEYS[6] dead-letter list
     KEYS[7] delayed items (sorted set: item -> due unix time in ms)
     KEYS[8] dead-letter records hash (item -> JSON record of its death)
+    KEYS[9] history hash (includes/history): with a lease that expired
+            (ARGV[1] >= 0) the items held count as failed; those put back as
+            recovered, those that died as dead
     ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
     ARGV[2] max_deliveries; 0: no dead letters
     ARGV[3] the reason kept with the items that die ('': none)
@@ -25,9 +28,10 @@ local rcall = redis.call
 --- @include "includes/types"
 --- @include "includes/recover"
 --- @include "includes/list_remove"
+--- @include "includes/history"
 
 ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'SADD', 'ZREM',
-  'LREM', 'LPUSH', 'HSET' })
+  'LREM', 'LPUSH', 'HSET', 'PEXPIRE', 'LLEN' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
     KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash' })
 
@@ -56,5 +60,11 @@ local function put_back(items)
   push_all('RPUSH', KEYS[1], items)
 end
 
-return recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]), tonumber(ARGV[2]),
-  distinct, put_back, { records = KEYS[8], reason = ARGV[3], consumer = ARGV[4] })
+local history = history_read(KEYS[9])
+local held, back = recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
+  tonumber(ARGV[2]), distinct, put_back,
+  { records = KEYS[8], reason = ARGV[3], consumer = ARGV[4] })
+local failed = tonumber(ARGV[1]) >= 0 and held or 0
+history_write(history, { failed = failed, recovered = back, dead = held - back },
+  rcall('LLEN', KEYS[1]))
+return held

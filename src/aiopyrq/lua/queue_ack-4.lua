@@ -7,8 +7,7 @@
     KEYS[1] this consumer's processing list
     KEYS[2] timeouts hash
     KEYS[3] deliveries hash (item -> failed deliveries)
-    KEYS[4] queue list (read only: the items waiting, for the history)
-    KEYS[5] history hash (includes/history): the items removed count as acked
+    KEYS[4] history hash (includes/history): the items removed count as acked
     ARGV[1] the items, packed: a msgpack array of strings
 
   Output:
@@ -22,14 +21,13 @@ local rcall = redis.call
 --- @include "includes/forget"
 --- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'HLEN', 'LLEN', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'HDEL',
-  'EXISTS', 'HSET', 'PEXPIRE' })
+ready({ 'TYPE', 'TIME', 'HGET', 'HLEN', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'HDEL',
+  'EXISTS', 'HSET', 'PEXPIRE', 'HINCRBY' })
 check_types({ KEYS[2], 'hash' })
-local history = history_read(KEYS[5])
+local history = history_read(KEYS[4])
 local kept = rcall('HLEN', KEYS[3]) > 0
-local waiting = rcall('LLEN', KEYS[4])
 local taken, removed = list_remove(KEYS[1], cmsgpack.unpack(ARGV[1]), -1)
 forget_deliveries(KEYS[3], taken, kept)
 release_if_empty(KEYS[2], KEYS[1])
-history_write(history, { acked = removed }, waiting)
+history_write(history, { acked = removed })
 return removed

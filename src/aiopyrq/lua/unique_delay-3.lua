@@ -2,14 +2,12 @@
   Adds items to the delayed items of a UniqueQueue, due ARGV[1] milliseconds
   from now by the server's clock: an item already waiting (delayed or not) is
   not added again, nor one listed twice in the batch. A delayed item counts as
-  waiting: it is in the set of waiting items until it is taken. The history
-  counts the items delayed as added now.
+  waiting: it is in the set of waiting items until it is taken.
 
   Input:
     KEYS[1] set of the items waiting in the queue (delayed ones included)
     KEYS[2] delayed items (sorted set: item -> due unix time in ms)
-    KEYS[3] queue list (read only: the items waiting, for the history)
-    KEYS[4] history hash (includes/history)
+    KEYS[3] history hash (includes/history): the items delayed count as added now
     ARGV[1] delay in milliseconds, >= 1
     ARGV[2] the items, packed: a msgpack array of strings
 
@@ -24,10 +22,11 @@ local rcall = redis.call
 --- @include "includes/delayed"
 --- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'LLEN', 'SMISMEMBER', 'ZADD', 'SADD', 'HSET', 'PEXPIRE' })
+ready({ 'TYPE', 'TIME', 'HGET', 'SMISMEMBER', 'ZADD', 'SADD', 'HDEL', 'HSET', 'PEXPIRE',
+  'HINCRBY' })
 check_types({ KEYS[2], 'zset' })
-local history = history_read(KEYS[4])
-local waiting_now = rcall('LLEN', KEYS[3])
+local now = now_ms()
+local history = history_at(KEYS[3], math.floor(now / 60000))
 local items = cmsgpack.unpack(ARGV[2])
 local added, seen = {}, {}
 for i = 1, #items, 1000 do
@@ -40,7 +39,7 @@ for i = 1, #items, 1000 do
     end
   end
 end
-delay_all(KEYS[2], now_ms() + tonumber(ARGV[1]), added)
+delay_all(KEYS[2], now + tonumber(ARGV[1]), added)
 push_all('SADD', KEYS[1], added)
-history_write(history, { added = #added }, waiting_now)
+history_write(history, { added = #added })
 return #added

@@ -11,6 +11,8 @@
     KEYS[6] dead-letter list
     KEYS[7] delayed items (sorted set: item -> due unix time in ms)
     KEYS[8] dead-letter records hash (item -> JSON record of its death)
+    KEYS[9] history hash (includes/history): the items held count as failed, those
+            that died as dead
     ARGV[1] max_deliveries; 0: no dead letters
     ARGV[2] the items, packed: a msgpack array of strings
     ARGV[3] delay in milliseconds; 0: back to the front of the queue now
@@ -25,12 +27,14 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/reject"
+--- @include "includes/history"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
-  'SADD', 'ZADD', 'HSET' })
+  'SADD', 'ZADD', 'HSET', 'HGET', 'PEXPIRE', 'LLEN' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
     KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash' })
-return reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
+local history = history_read(KEYS[9])
+local dead, failed = reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
   cmsgpack.unpack(ARGV[2]), function(items)
     local back = {}
     for _, item in ipairs(items) do
@@ -41,3 +45,5 @@ return reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
     return back
   end, reject_later(KEYS[7], ARGV[3], ARGV[4], nil),
   { records = KEYS[8], reason = ARGV[5], consumer = ARGV[6] })
+history_write(history, { failed = failed, dead = dead }, rcall('LLEN', KEYS[1]))
+return dead
