@@ -104,6 +104,7 @@
     series.forEach(([key, color], s) => {
       const points = values[s].map((v, i) => (v === null || v === undefined ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`));
       const line = element("svg:polyline", { points: points.filter(Boolean).join(" "), stroke: color, "data-series": key });
+      if (s > 0) line.setAttribute("stroke-dasharray", "4 3"); // visible where the lines meet
       line.dataset.values = values[s].map((v) => (v === null ? "" : v)).join(",");
       svg.append(line);
       const last = values[s].length - 1;
