@@ -7,10 +7,11 @@ BENCH_ARGS ?=
 
 .PHONY: test unit lint demo docs bench matrix clean venv unasync
 
-# The server the tests start copies of: see ci/server-bin (installs redis-server if needed).
+# The server the tests start copies of: see ci/server-bin (installs redis-server if needed);
+# the Chromium the dashboard's tests drive: see ci/browser-bin (installs chromium if needed).
 test: lint
-	@bin=$$(ci/server-bin $(VENV)/bin/python) && \
-		AIOPYRQ_SERVER_BIN=$$bin $(VENV)/bin/pytest $(PYTEST_ARGS)
+	@bin=$$(ci/server-bin $(VENV)/bin/python) && browser=$$(ci/browser-bin) && \
+		AIOPYRQ_SERVER_BIN=$$bin AIOPYRQ_CHROMIUM=$$browser $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # tests/unit alone: no server started, seconds, works on a machine without Redis.
 unit: $(VENV)/.installed

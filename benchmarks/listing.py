@@ -20,11 +20,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import redis.asyncio
 import redis.asyncio.cluster
 
 from aiopyrq import Pool, Queue, ShardedQueue, UniqueQueue, _listing, _snapshot
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the checkout's test harness: tests.harness
@@ -121,18 +125,45 @@ async def fill_cluster(cluster: ClusterServers, count: int) -> int:
 
 def main() -> None:
     """Measure on a standalone server, then on a Redis Cluster of 3 masters."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+
+    def listing(url: str, expected: int, runs: int, *, cluster: bool) -> dict[str, float]:
+        del cluster  # the command finds out
+        return measure(url, expected, runs)
+
+    on_servers(__doc__, listing, report)
+
+
+class Measure(Protocol):
+    """Measures the structures on a server: median seconds by label."""
+
+    def __call__(self, url: str, expected: int, runs: int, *, cluster: bool) -> dict[str, float]:
+        """Measure on url, holding expected structures, with runs runs."""
+
+
+def on_servers(
+    doc: str, measure: Measure, report: Callable[[str, dict[str, float], int], None]
+) -> None:
+    """Make the structures on a standalone server, then on a Redis Cluster, and report each.
+
+    The command line's --structures, --runs and --no-cluster say how many, how often and
+    whether on a cluster too.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--structures", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cluster", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     with RedisServer() as server:
         expected = asyncio.run(fill_standalone(server.url, args.structures))
-        report("standalone", measure(server.url, expected, args.runs), args.structures)
+        report(
+            "standalone", measure(server.url, expected, args.runs, cluster=False), args.structures
+        )
     if args.cluster:
         with ClusterServers() as cluster:
             expected = asyncio.run(fill_cluster(cluster, args.structures))
-            report("cluster", measure(cluster.url, expected, args.runs), args.structures)
+            report(
+                "cluster", measure(cluster.url, expected, args.runs, cluster=True), args.structures
+            )
 
 
 def report(where: str, medians: dict[str, float], structures: int) -> None:

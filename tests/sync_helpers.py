@@ -22,9 +22,30 @@ def data_keys(keys) -> list:
     """The keys that hold a structure's data, sorted: without the replies of its calls.
 
     Every call that changes state leaves a key ``NAME-call-<id>`` holding its reply for a
-    retry of the same call (deleted by later calls, expiring after a minute).
+    retry of the same call (deleted by later calls, expiring after a minute), and the
+    scripts that count what they do keep ``NAME-history`` (expiring after a day).
     """
-    return sorted(key for key in keys if "-call-" not in str(key))
+    return sorted(
+        key for key in keys if "-call-" not in str(key) and not str(key).endswith("-history")
+    )
+
+
+def events(**counts: int | None) -> dict:
+    """What ``history_totals`` gives when only these counts (and waiting) are not 0 (None)."""
+    nothing = {"added": 0, "delivered": 0, "acked": 0, "failed": 0, "recovered": 0, "dead": 0}
+    return {**nothing, "waiting": None, **counts}
+
+
+def history_totals(structure, minutes: int = 3) -> dict:
+    """A structure's history over its last minutes (a test's all), each count added up.
+
+    ``waiting`` is that of the latest minute that knows it.
+    """
+    history = structure.get_history(minutes)
+    events = ("added", "delivered", "acked", "failed", "recovered", "dead")
+    totals: dict = {event: sum(getattr(minute, event) for minute in history) for event in events}
+    known = [minute.waiting for minute in history if minute.waiting is not None]
+    return totals | {"waiting": known[-1] if known else None}
 
 
 def waiting_in_shards(client, queue) -> Counter:

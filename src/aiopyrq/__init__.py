@@ -8,6 +8,7 @@ from typing import Any
 from aiopyrq._consumer import Consumer
 from aiopyrq._dead import DeadLetter
 from aiopyrq._durability import Durability
+from aiopyrq._history import HistoryMinute
 from aiopyrq._pool import Pool
 from aiopyrq._queue import Queue
 from aiopyrq._sharded import ShardedQueue
@@ -29,6 +30,7 @@ __all__ = [
     "DeadLetter",
     "Durability",
     "DurabilityError",
+    "HistoryMinute",
     "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",

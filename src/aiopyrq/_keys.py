@@ -66,7 +66,7 @@ def shard_keys(name: str, *, cluster: bool) -> tuple[str, re.Pattern[str]]:
 
 
 def names_of_key(key: str, *, cluster: bool) -> list[str]:
-    """The names of the structures whose own key, set, lease hash or dead letters ``key`` may be.
+    """The names of the structures whose own key, set, leases, dead letters or history ``key`` is.
 
     ``orders-dead`` may be the dead letters of ``orders`` or the list of a queue of that
     name: both are returned, the shortest first. On a cluster ``{orders}-dead`` gives
@@ -178,6 +178,11 @@ class QueueKeys:
         return f"{self.queue}-delayed"
 
     @property
+    def history(self) -> str:
+        """The hash of per-minute counts of the last 24 hours (``aiopyrq._history``)."""
+        return f"{self.queue}-history"
+
+    @property
     def wakeup(self) -> str:
         """Pool: a one-token list a waiting get blocks on, pushed when items are added."""
         return f"{self.queue}-wakeup"
@@ -239,5 +244,9 @@ class QueueKeys:
         return f"{self.queue}-processing-{consumer_id}"
 
 
-# What each key telling a kind adds to the own key: -unique, -timeouts, -dead, -delayed.
-_SUFFIXES = tuple(key.removeprefix("N") for key in QueueKeys("N").kind_keys[1:])
+# What each key telling a kind adds to the own key (-unique, -timeouts, -dead, -delayed), and
+# the history, which every structure keeps (a Pool too): a structure whose items are all gone
+# keeps it for a day.
+_SUFFIXES = tuple(
+    key.removeprefix("N") for key in (*QueueKeys("N").kind_keys[1:], QueueKeys("N").history)
+)

@@ -14,7 +14,6 @@ read model finds its kind from the types of its keys (``_snapshot.kinds``). Shar
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from aiopyrq._keys import QueueKeys, is_inner_key, names_of_key, own_key_prefixe
 from aiopyrq._types import KIND_NAMES
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable, Iterable
 
     from aiopyrq._types import Kind
@@ -212,7 +212,7 @@ def add_command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     parent: argparse.ArgumentParser,
 ) -> None:
-    """Add the command ``ls`` to the command line's commands (``parent``: its --url)."""
+    """Add the command ``ls`` to the command line's commands (``parent``: --url, --cluster)."""
     text = "every queue, unique queue, pool and sharded queue, with its counts"
     ls = commands.add_parser(
         "ls",
@@ -234,12 +234,6 @@ def add_command(
     )
     ls.add_argument("--kind", choices=list(KIND_NAMES), help="only the structures of this kind")
     ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.add_argument(
-        "--cluster",
-        action=argparse.BooleanOptionalAction,
-        default=argparse.SUPPRESS,
-        help=argparse.SUPPRESS,
-    )
     ls.set_defaults(run=run)
 
 

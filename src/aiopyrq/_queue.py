@@ -104,21 +104,21 @@ class Queue(Structure):
     leases: ClassVar[bool] = True
     shard_names: ClassVar[tuple[str, ...]] = ()
 
-    _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-1")
+    _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-2")
     # Without limits, the get, ack and reject go without the limits' keys (_scripts.load).
-    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-7", keys=4)
-    _get_limited: ClassVar[_scripts.Script] = _scripts.load("queue_get-7")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-9", keys=7)
-    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("queue_reject-9")
-    _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-1")
+    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-8", keys=5)
+    _get_limited: ClassVar[_scripts.Script] = _scripts.load("queue_get-8")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-10", keys=8)
+    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("queue_reject-10")
+    _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-2")
     _next_due: ClassVar[_scripts.Script] = _scripts.load("queue_next_due-1")
     _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-8")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-9")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-4")
     _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-2")
-    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5", keys=3)
-    _ack_capped: ClassVar[_scripts.Script] = _scripts.load("queue_ack-5")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-6", keys=4)
+    _ack_capped: ClassVar[_scripts.Script] = _scripts.load("queue_ack-6")
     _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-4")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
@@ -193,7 +193,7 @@ class Queue(Structure):
 
     def _delay_keys(self) -> list[str]:
         """The keys of the script that delays items."""
-        return [self.keys.delayed]
+        return [self.keys.delayed, self.keys.history]
 
     async def _counts(self) -> tuple[int, int]:
         """The items available now (delayed ones due included), and those delayed."""
@@ -244,7 +244,8 @@ class Queue(Structure):
 
     async def _add_now(self, chunk: list[Item]) -> None:
         """Add a chunk of checked items at the end of the queue."""
-        await self._script(self._add, [self.keys.queue], [self._pack(chunk)], items=len(chunk))
+        keys = [self.keys.queue, self.keys.history]
+        await self._script(self._add, keys, [self._pack(chunk)], items=len(chunk))
 
     async def get_items(self, count: int, wait: float | None = None) -> list[Any]:
         """Take up to ``count`` items, oldest first, into this consumer's processing list.
@@ -403,7 +404,7 @@ class Queue(Structure):
             (``_wait_for_room``).
         """
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-        keys.append(self.keys.delayed)
+        keys += [self.keys.delayed, self.keys.history]
         get = self._get
         if self._limit_args:
             get, keys = self._get_limited, keys + self.keys.limits
@@ -439,6 +440,7 @@ class Queue(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
+            keys.append(self.keys.history)
             ack = self._ack
             if self._cap_args:
                 ack, keys = self._ack_capped, keys + self._held_keys()
@@ -496,6 +498,7 @@ class Queue(Structure):
             *self._return_keys(self.processing_queue_name),
             self.keys.delayed,
             self.keys.dead_records,
+            self.keys.history,
         ]
         reject = self._reject
         if self._cap_args:
@@ -619,7 +622,12 @@ class Queue(Structure):
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 
     def _requeue_call(self, processing: str, max_age: int, max_deliveries: int) -> _scripts.Call:
-        keys = [*self._recover_keys(processing), self.keys.dead_records, *self._held_keys()]
+        keys = [
+            *self._recover_keys(processing),
+            self.keys.dead_records,
+            self.keys.history,
+            *self._held_keys(),
+        ]
         reason = LEASE_EXPIRED if max_age != _ALL else "recovered by re_enqueue_all_items"
         consumer = processing.removeprefix(self.keys.processing(""))
         cap = self.max_in_flight or 0

@@ -12,6 +12,7 @@ from aiopyrq import _tasks
 from aiopyrq._base import check_int, check_items, check_name, check_wait
 from aiopyrq._dead import bounded
 from aiopyrq._delay import check_delay
+from aiopyrq._history import HistoryMinute, check_minutes, summed
 from aiopyrq._keys import shard_name
 from aiopyrq._queue import PROCESSING_TIMEOUT, Queue, check_count
 from aiopyrq._unique_queue import UniqueQueue
@@ -144,6 +145,21 @@ class ShardedQueue:
     async def get_count(self) -> int:
         """Return the number of items waiting in all shards."""
         return await self._sum(lambda shard: shard.get_count())
+
+    async def get_history(self, minutes: int = 60) -> list[HistoryMinute]:
+        """Return the history of the last ``minutes`` minutes, its shards' added up.
+
+        As Queue's ``get_history``, each minute the sum of the shards' (waiting: of those
+        whose waiting is known, None if none is); it ends with the current minute of the
+        shard whose server's clock is the latest.
+
+        Raises:
+            TypeError: minutes is not an int.
+            ValueError: minutes is not from 1 to 1,440.
+        """
+        check = check_minutes(minutes)
+        histories = await self._all(lambda shard: shard.get_history(check))
+        return summed(histories, check)
 
     async def get_delayed_count(self) -> int:
         """Return the number of delayed items not yet due, in all shards."""

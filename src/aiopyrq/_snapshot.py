@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import redis
 import redis.cluster
 
+from aiopyrq import _history
 from aiopyrq._keys import QueueKeys, shard_keys, shard_names
 from aiopyrq._types import KIND_NAMES, Kind
 from aiopyrq.errors import AiopyrqError
@@ -203,6 +204,15 @@ class ShardedSnapshot:
 
 
 Snapshot = QueueSnapshot | PoolSnapshot | ShardedSnapshot
+
+
+@dataclass(frozen=True)
+class Next:
+    """An item at the head of a structure: the next to be handed out (a Pool's with its state)."""
+
+    item: str
+    due_in: float | None = None  # a Pool's: seconds until due, 0 or less when due
+    in_flight: bool = False  # a Pool's: handed out, due again in due_in seconds
 
 
 @dataclass(frozen=True)
@@ -449,6 +459,16 @@ def read_pool(client: Client, name: str) -> PoolSnapshot:
     return snapshot
 
 
+def head(client: Client, name: str, kind: Kind, count: int) -> list[Next]:
+    """The next ``count`` items of a structure to be handed out, first first."""
+    key = keys_of(client, name).queue
+    if kind != "pool":
+        return [Next(text(item)) for item in reversed(client.lrange(key, -count, -1))]
+    now = server_time(client, key)
+    page: list[tuple[Any, float]] = client.zrange(key, 0, count - 1, withscores=True)  # type: ignore[assignment]
+    return [Next(text(item), score - now, in_flight(score)) for item, score in page]
+
+
 def server_time(client: Client, key: str) -> int:
     """The unix time, in seconds, on the server (on a cluster: the master) that holds key."""
     [now] = _clocks(client, [key])
@@ -498,6 +518,29 @@ def read_many(
         else _queue(keys, kind, now, first, more)
         for (keys, kind), now, first in zip(every, clocks, counts, strict=True)
     ]
+
+
+def read_histories(
+    client: Client, targets: Sequence[Target], minutes: int
+) -> list[list[_history.HistoryMinute]]:
+    """The history of each structure, or of a sharded queue's shards summed (``_history``).
+
+    One TIME per server (on a cluster: per master holding one), then one HMGET per
+    structure, pipelined.
+    """
+    _history.check_minutes(minutes)
+    keys = [keys_of(client, name).history for target in targets for name in target.names]
+    now = _clocks(client, keys)
+    pipe = client.pipeline(transaction=False)
+    for key, at in zip(keys, now, strict=True):
+        pipe.hmget(key, _history.fields(at, minutes))
+    replies = iter(pipe.execute() if keys else [])
+    clocks = iter(now)
+    histories = []
+    for target in targets:
+        parts = [_history.parse(next(clocks), next(replies)) for _ in target.names]
+        histories.append(_history.summed(parts, minutes) if target.shards else parts[0])
+    return histories
 
 
 def _clocks(client: Client, keys: Sequence[str]) -> list[int]:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
 
+    from aiopyrq._history import HistoryMinute
+
 Item = str | bytes | int | float
 """What an item may be. Items come back as ``str``, or ``bytes`` when the client does not
 decode responses."""
@@ -94,6 +96,9 @@ class Consumable(Protocol):
 
     async def drop_timeout_items(self, timeout: int = ...) -> int:
         """Delete the items of consumers whose lease is older than timeout."""
+
+    async def get_history(self, minutes: int = 60) -> list[HistoryMinute]:
+        """Return what it went through in each of the last minutes, the oldest first."""
 
     async def get_dead_count(self) -> int:
         """Return the number of dead letters."""

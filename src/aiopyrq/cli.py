@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -19,11 +19,11 @@ import redis.asyncio.cluster
 import redis.cluster
 
 import aiopyrq
-from aiopyrq import _listing, _snapshot
+from aiopyrq import _history, _listing, _snapshot
 from aiopyrq._dead import DeadLetter, dead_letter
 from aiopyrq._types import KIND_NAMES, structure_of
 from aiopyrq._urls import mask
-from aiopyrq.errors import AiopyrqError
+from aiopyrq.errors import AiopyrqError, MissingDependencyError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -106,10 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = args.url or os.environ.get("REDIS_URL") or DEFAULT_URL
     try:
+        args.prepare()  # e.g. web: its extra is there, before anything connects
         with _connect(url, args.cluster) as client:
             return int(args.run(args, client, url))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except MissingDependencyError as error:
+        print(f"aiopyrq: {error}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
     except (
         UsageError,
         _snapshot.SnapshotError,
@@ -134,16 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="the server is (or is not) a Redis Cluster node (default: ask it)",
     )
-    parser.set_defaults(url=None, cluster=None)
-    url = argparse.ArgumentParser(add_help=False)  # --url also after the command
+    parser.set_defaults(url=None, cluster=None, prepare=lambda: None)
+    url = argparse.ArgumentParser(add_help=False)  # --url and --cluster also after the command
     url.add_argument("--url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    common = argparse.ArgumentParser(add_help=False, parents=[url])
-    common.add_argument(
+    url.add_argument(
         "--cluster",
         action=argparse.BooleanOptionalAction,
         default=argparse.SUPPRESS,
         help=argparse.SUPPRESS,
     )
+    common = argparse.ArgumentParser(add_help=False, parents=[url])
     common.add_argument(
         "--kind",
         choices=list(KIND_NAMES),
@@ -167,7 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     _listing.add_command(commands, url)
-    stats = command("stats", _stats, "waiting, delayed, in flight per consumer, dead letters")
+    _add_web(commands, url)
+    stats = command(
+        "stats",
+        _stats,
+        "waiting, delayed, in flight per consumer, dead letters, and items per second",
+    )
     stats.add_argument("names", nargs="+", metavar="NAME", help=NAME_OR_PATTERN)
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.add_argument(
@@ -206,6 +215,77 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--interval", type=_positive_float, default=2.0, help="seconds (2)")
     watch.add_argument("--count", type=_positive_int, help="stop after this many refreshes")
     return parser
+
+
+def _add_web(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    parent: argparse.ArgumentParser,
+) -> None:
+    """Add the command ``web``: the dashboard (``aiopyrq.web``), served by uvicorn."""
+    text = "serve the dashboard: every structure, its consumers, history and dead letters"
+    web = commands.add_parser(
+        "web",
+        parents=[parent],
+        help=text,
+        description=(
+            f"{text.capitalize()}, in a browser (the extra web: pip install "
+            "'aio-py-rq[web]'). Read-only unless a token is given: then a browser that "
+            "signs in with it can requeue or purge dead letters and requeue the items of "
+            "stale consumers."
+        ),
+    )
+    web.add_argument("--host", default="127.0.0.1", help="the address to listen on (%(default)s)")
+    web.add_argument("--port", type=int, default=8000, help="the port to listen on (%(default)s)")
+    web.add_argument(
+        "--token",
+        default=os.environ.get("AIOPYRQ_WEB_TOKEN"),
+        help="allow actions to whoever gives this token (default $AIOPYRQ_WEB_TOKEN, else none: "
+        "read-only)",
+    )
+    web.add_argument(
+        "--refresh",
+        type=_positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how often a page reads its counts again (%(default)s)",
+    )
+    web.set_defaults(run=_web, prepare=_web_modules)
+
+
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+def _web_modules() -> tuple[Any, Any]:
+    """The modules ``web`` needs: uvicorn and ``aiopyrq.web``.
+
+    Raises:
+        MissingDependencyError: The extra web is not installed.
+    """
+    try:  # the extra web is optional
+        import uvicorn  # noqa: PLC0415
+
+        from aiopyrq import web  # noqa: PLC0415
+    except ImportError as exc:
+        msg = "aiopyrq web needs the extra web: pip install 'aio-py-rq[web]'"
+        raise MissingDependencyError(msg) from exc
+    return uvicorn, web
+
+
+def _web(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
+    """Serve the dashboard until Ctrl-C or SIGTERM."""
+    uvicorn, web = _web_modules()
+    loopback = args.host in LOOPBACK
+    app = web.create_app(
+        client,
+        token=args.token or None,
+        label=mask(url),
+        refresh=args.refresh,
+        allowed_hosts=LOOPBACK if loopback else None,  # no DNS rebinding to a local one
+    )
+    mode = "actions need the token" if args.token else "read-only"
+    _say(f"aiopyrq web: {mask(url)} on http://{args.host}:{args.port}/ ({mode})")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
 
 
 NAME_OR_PATTERN = (
@@ -351,20 +431,59 @@ def _stats(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
         time.sleep(args.over)
     seconds = time.monotonic() - started
     snapshots = _snapshot.read_targets(client, targets)
+    rates = _rates(client, targets)
+    shown = zip(snapshots, before, rates, strict=True)
     if args.json:
-        data = [_with_rates(now, was, seconds) for now, was in zip(snapshots, before, strict=True)]
+        data = [_with_rates(now, was, seconds, rate) for now, was, rate in shown]
         _say(json.dumps(data, indent=2))
     else:
-        views = [render(now, was, seconds) for now, was in zip(snapshots, before, strict=True)]
+        views = [render(now, was, seconds, rate) for now, was, rate in shown]
         _say("\n\n".join("\n".join(view) for view in views))
     return EXIT_OK
 
 
+RATE_MINUTES = 5
+"""The longer span of the rates from the history: the last full minute, and this many."""
+
+RATE_EVENTS = ("added", "delivered", "acked", "failed", "recovered", "dead")
+
+
+def _rates(
+    client: _snapshot.Client, targets: Sequence[_snapshot.Target]
+) -> list[dict[str, dict[str, float]]]:
+    """The items per second of each target from its history (``history_rates``)."""
+    return [
+        history_rates(history)
+        for history in _snapshot.read_histories(client, targets, RATE_MINUTES + 1)
+    ]
+
+
+def history_rates(history: Sequence[_history.HistoryMinute]) -> dict[str, dict[str, float]]:
+    """Items per second of each event over the last full minute and the last RATE_MINUTES.
+
+    The current minute, the last of the history, is still counting: it is left out.
+    """
+    full = history[:-1]
+    spans = {"last_minute": full[-1:], f"last_{RATE_MINUTES}_minutes": full[-RATE_MINUTES:]}
+    return {
+        span: {e: sum(getattr(m, e) for m in minutes) / (60 * len(minutes)) for e in RATE_EVENTS}
+        for span, minutes in spans.items()
+    }
+
+
 def _with_rates(
-    snapshot: _snapshot.Snapshot, before: _snapshot.Snapshot | None, seconds: float
+    snapshot: _snapshot.Snapshot,
+    before: _snapshot.Snapshot | None,
+    seconds: float,
+    history: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, object]:
-    """The snapshot's JSON; after a first reading, each count's change per second since."""
+    """The snapshot's JSON, with the items per second from the history if given.
+
+    After a first reading, each count's change per second since, too.
+    """
     data = snapshot.to_json()
+    if history is not None:
+        data["history_per_second"] = history
     if before is None:
         return data
     was = before.to_json()
@@ -385,21 +504,19 @@ def _peek(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
 
 def _next_items(client: _snapshot.Client, name: str, kind: Kind, count: int) -> list[str]:
     """The next items of a structure to be handed out, first first (a Pool's with their state)."""
-    key = _snapshot.keys_of(client, name).queue
-    if kind != "pool":
-        return [_snapshot.text(item) for item in reversed(client.lrange(key, -count, -1))]
-    now = _snapshot.server_time(client, key)
-    page: list[tuple[str, float]] = client.zrange(key, 0, count - 1, withscores=True)  # type: ignore[assignment]
-    lines = []
-    for item, score in page:
-        if score <= now:
-            state = "due"
-        elif _snapshot.in_flight(score):
-            state = f"in flight, due again in {age(score - now)}"
-        else:
-            state = f"due in {age(score - now)}"
-        lines.append(f"{_snapshot.text(item)}\t{state}")
-    return lines
+    return [
+        next_item.item if next_item.due_in is None else f"{next_item.item}\t{pool_state(next_item)}"
+        for next_item in _snapshot.head(client, name, kind, count)
+    ]
+
+
+def pool_state(next_item: _snapshot.Next) -> str:
+    """Where a Pool's item stands: ``due``, ``due in 5 s``, ``in flight, due again in 5 s``."""
+    if next_item.due_in is None or next_item.due_in <= 0:
+        return "due"
+    if next_item.in_flight:
+        return f"in flight, due again in {age(next_item.due_in)}"
+    return f"due in {age(next_item.due_in)}"
 
 
 def _stale(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
@@ -474,11 +591,12 @@ def _watch(args: argparse.Namespace, client: _snapshot.Client, url: str) -> int:
             if refresh:
                 time.sleep(args.interval)
             snapshots = [(time.monotonic(), _snapshot.read_target(client, t)) for t in targets]
+            rates = _rates(client, targets)
             clock = time.strftime("%H:%M:%S", time.localtime(snapshots[0][1].server_time))
             lines = [f"aiopyrq watch  {mask(url)}  {clock}  every {args.interval:g} s"]
-            for read_at, snapshot in snapshots:
+            for (read_at, snapshot), rate in zip(snapshots, rates, strict=True):
                 was_at, was = before.get(snapshot.name, (read_at, None))
-                lines += ["", *render(snapshot, was, read_at - was_at)]
+                lines += ["", *render(snapshot, was, read_at - was_at, rate)]
                 before[snapshot.name] = (read_at, snapshot)
             if sys.stdout.isatty():
                 sys.stdout.write("\x1b[H\x1b[2J")  # clear the screen
@@ -509,11 +627,14 @@ def render(
     snapshot: _snapshot.Snapshot,
     before: _snapshot.Snapshot | None = None,
     seconds: float | None = None,
+    history: dict[str, dict[str, float]] | None = None,
 ) -> list[str]:
     """The lines that show a snapshot, with the changes since ``before`` if given.
 
     With ``seconds`` (the time since ``before`` was read), a line shows each count's change
     per second: the net change of what the structure holds, not items added or handled.
+    With ``history`` (``history_rates``), lines show the items added, delivered, acked ...
+    per second over the last full minute and the last few.
     """
     was = figures(before) if before is not None else {}
     notes = {}
@@ -534,6 +655,9 @@ def render(
             f"{k} {(v - was[k]) / seconds:+.1f}" for k, v in figures(snapshot).items()
         )
         lines.append(f"  Δ/s (change of each count per second, over {seconds:.1f} s): {rates}")
+    for span, rates_of in (history or {}).items():
+        shown = "  ".join(f"{event} {rate:.2f}" for event, rate in rates_of.items())
+        lines.append(f"  {span.replace('_', ' ') + ':':<16} {shown}  (items/s)")
     if isinstance(snapshot, _snapshot.ShardedSnapshot):
         lines += _shard_table(snapshot)
     if not isinstance(snapshot, _snapshot.PoolSnapshot):

@@ -23,6 +23,10 @@ shard). Counts are in items (consumers: in consumers), times in seconds:
 ``aiopyrq_consumers``                       gauge      Queue: consumers with a lease
 ``aiopyrq_dead_letters``                    gauge      Queue: items in ``NAME-dead``
 ``aiopyrq_pool_items``                      gauge      Pool: items in all
+``aiopyrq_items_per_second``                gauge      items per second of each ``event``
+                                                       (``added``, ``delivered``, ``acked``,
+                                                       ``failed``, ``recovered``, ``dead``) over
+                                                       the last full minute of the history
 ``aiopyrq_redis_up``                        gauge      1 if this scrape could read Redis, else 0
 ``aiopyrq_consumer_delivered_total``        counter    items handed to the handler
 ``aiopyrq_consumer_acked_total``            counter    items acked after the handler succeeded
@@ -35,6 +39,9 @@ shard). Counts are in items (consumers: in consumers), times in seconds:
 
 The counters are those of the Consumers given to the collector (``Consumer.stats``), summed
 per queue: each process exposes its own, and Prometheus adds them up across processes.
+``aiopyrq_items_per_second`` is read from the structure's history in Redis
+(``get_history``), which the scripts write whoever calls them: every process sees the same
+figure (aggregate it with ``max``, not ``sum``), and it changes once a minute.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from aiopyrq import _snapshot
+from aiopyrq import _history, _snapshot
 from aiopyrq._keys import shard_names
 from aiopyrq._stats import HANDLER_BUCKETS, ConsumerStats
 from aiopyrq.errors import MissingDependencyError
@@ -84,6 +91,10 @@ _COUNTERS = {
     "dead_lettered": "Items a Consumer rejected into the dead letters (max_deliveries reached).",
 }
 _LABELS = ["queue", "kind"]
+_RATE = (
+    "Items per second over the last full minute of the structure's history in Redis, by "
+    "event: added, delivered, acked, failed, recovered, dead."
+)
 
 
 def _prometheus() -> Any:  # noqa: ANN401 - the module prometheus_client.core
@@ -149,14 +160,20 @@ class QueueCollector:
         try:
             client = self._client()
             targets = [self._target(client, name) for name in self.names]
-            snapshots = _snapshot.read_targets(client, [t for t in targets if t is not None])
+            found = [target for target in targets if target is not None]
+            snapshots = _snapshot.read_targets(client, found)
+            histories = _snapshot.read_histories(client, found, 2)
         except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
             logger.warning("metrics: cannot read Redis: %s", exc)
             families["redis_up"].add_metric([], 0)
         else:
             families["redis_up"].add_metric([], 1)
-            for snapshot in snapshots:
+            for snapshot, history in zip(snapshots, histories, strict=True):
                 _add_snapshot(families, snapshot)
+                last_minute = history[-2]  # the last one is still counting
+                for event in _history.EVENTS:
+                    labels = [snapshot.name, snapshot.kind, event]
+                    families["rate"].add_metric(labels, getattr(last_minute, event) / 60)
         for name, stats in self._stats_by_queue().items():
             labels = [name, self._kinds[name]]
             for counter in _COUNTERS:
@@ -216,6 +233,9 @@ class QueueCollector:
             key: core.GaugeMetricFamily(f"aiopyrq_{key}", doc, labels=_LABELS)
             for key, doc in _GAUGES.items()
         }
+        families["rate"] = core.GaugeMetricFamily(
+            "aiopyrq_items_per_second", _RATE, labels=[*_LABELS, "event"]
+        )
         families["redis_up"] = core.GaugeMetricFamily(
             "aiopyrq_redis_up", "1 if this scrape could read Redis, else 0.", labels=[]
         )

@@ -8,6 +8,7 @@ Cluster is the session's ``cluster``, reached through one master's URL.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -164,6 +165,8 @@ async def test_stats_of_several_kinds(redis_server, client, name):
     output = ok(aiopyrq("stats", "--json", f"{name}-u", f"{name}-p", url=redis_server.url))
 
     unique_stats, pool_stats = json.loads(output)
+    rates = pool_stats.pop("history_per_second")  # this minute's work is not in them yet
+    assert set(rates) == {"last_minute", "last_5_minutes"}
     assert (unique_stats["kind"], unique_stats["waiting"], unique_stats["in_flight"]) == (
         "unique",
         2,
@@ -179,7 +182,7 @@ async def test_stats_of_several_kinds(redis_server, client, name):
         "scheduled": 3,
     }
     assert pool_stats["due"] == 5
-    text = ok(aiopyrq("stats", f"{name}-p", url=redis_server.url))
+    text = ok(aiopyrq("stats", f"{name}-p", url=redis_server.url)).split("  last minute:")[0]
     assert text.split() == f"{name}-p (Pool) total 10 due 5 in flight 2 scheduled 3".split()
 
 
@@ -801,3 +804,97 @@ def test_cluster_options(redis_server, name):
     assert "Cluster mode is not enabled" in stderr
     output = ok(aiopyrq("--no-cluster", "stats", "--kind", "queue", name, url=redis_server.url))
     assert output.splitlines()[0] == f"{name} (Queue)"
+
+
+async def write_history(client, queue, minutes_ago: dict[int, str]) -> int:
+    """Write history slots of minutes before the server's current one; return that minute.
+
+    Each value is the counts of the minute: ``"added delivered acked failed recovered dead
+    waiting"``, as the scripts write them (lua/includes/history.lua). Waits for the next
+    minute if this one is about to end, so that the command run next sees the same current
+    minute.
+    """
+    now, _ = await client.time()
+    if now % 60 > 50:
+        await asyncio.sleep(61 - now % 60)
+        now, _ = await client.time()
+    minute = now // 60
+    for ago, counts in minutes_ago.items():
+        slot = (minute - ago) % 1440
+        fields = [f"{slot}:{field}" for field in "adkfrxw"]
+        mapping = {slot: minute - ago, **dict(zip(fields, counts.split(), strict=True))}
+        await client.hset(queue.keys.history, mapping=mapping)
+    return minute
+
+
+async def test_stats_show_items_per_second_from_the_history(redis_server, client, name):
+    """stats shows the items per second of the last full minute and of the last 5, as JSON too."""
+    queue = Queue(name, client)
+    await queue.add_items(["x"])  # this minute: still counting, left out
+    await write_history(
+        client,
+        queue,
+        {1: "120 60 30 6 0 0 5", 2: "60 0 0 0 0 0 9", 6: "6000 0 0 0 0 0 9"},
+    )
+
+    [stats] = json.loads(ok(aiopyrq("stats", "--json", name, url=redis_server.url)))
+    output = ok(aiopyrq("stats", name, url=redis_server.url))
+
+    last, five = (
+        stats["history_per_second"]["last_minute"],
+        stats["history_per_second"]["last_5_minutes"],
+    )
+    assert last == {
+        "added": 2.0,
+        "delivered": 1.0,
+        "acked": 0.5,
+        "failed": 0.1,
+        "recovered": 0.0,
+        "dead": 0.0,
+    }
+    assert five == {
+        "added": 0.6,
+        "delivered": 0.2,
+        "acked": 0.1,
+        "failed": 0.02,
+        "recovered": 0.0,
+        "dead": 0.0,
+    }
+    assert re.search(
+        r"^  last minute: +added 2\.00  delivered 1\.00  acked 0\.50  failed 0\.10"
+        r"  recovered 0\.00  dead 0\.00  \(items/s\)$",
+        output,
+        re.MULTILINE,
+    )
+    five_minutes = r"^  last 5 minutes: +added 0\.60  delivered 0\.20  acked 0\.10  failed 0\.02 "
+    assert re.search(five_minutes, output, re.MULTILINE)
+
+
+async def test_stats_items_per_second_of_a_sharded_queue_and_a_pool(redis_server, client, name):
+    """A sharded queue's rates are its shards' added up; a Pool has its own."""
+    sharded = ShardedQueue(name, client, shards=2)
+    await sharded.add_items(["a", "b"])
+    for shard, counts in zip(sharded.shards, ["60 0 0 0 0 0 1", "120 0 0 0 0 0 2"], strict=True):
+        await write_history(client, shard, {1: counts})
+    pool = Pool(f"{name}-pool", client)
+    await pool.add_items(["p"])
+    await write_history(client, pool, {1: "0 30 0 0 0 0 0"})
+
+    stats = json.loads(ok(aiopyrq("stats", "--json", name, f"{name}-pool", url=redis_server.url)))
+
+    assert stats[0]["history_per_second"]["last_minute"]["added"] == 3.0
+    assert stats[1]["history_per_second"]["last_minute"]["delivered"] == 0.5
+
+
+async def test_watch_shows_items_per_second(redis_server, client, name):
+    """watch shows the rates from the history in each view, without --over."""
+    queue = Queue(name, client)
+    await queue.add_items(["x"])
+    await write_history(client, queue, {1: "30 0 0 0 0 0 0"})
+
+    output = ok(aiopyrq("watch", name, "--interval", "0.05", "--count", "2", url=redis_server.url))
+
+    views = output.split("aiopyrq watch  ")[1:]
+    assert len(views) == 2
+    for view in views:
+        assert re.search(r"^  last minute: +added 0\.50  delivered 0\.00 ", view, re.MULTILINE)

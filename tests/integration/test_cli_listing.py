@@ -366,3 +366,19 @@ async def test_ls_lists_no_key_of_the_limits(where, name):
     await client.delete(queue.keys.queue, queue.keys.timeouts, queue.processing_queue_name)
     assert await client.exists(*queue.keys.limits) == 3  # every key of them
     assert json.loads(ok(run("ls", "--json", f"*{name}*", url=url))) == []
+
+
+async def test_ls_lists_no_history_as_a_structure(where, name):
+    """A history is no structure: one left alone (its items all acked) gives no row, and a
+    busy queue's is not listed beside it."""
+    url, client = where
+    done = Queue(f"{name}-done", client)
+    await done.add_items(["x"])
+    await done.ack_items(await done.get_items(1))
+    busy = Queue(f"{name}-busy", client)
+    await busy.add_items(["y"])
+    assert await client.exists(done.keys.history, busy.keys.history) == 2
+
+    rows = json.loads(ok(run("ls", "--json", f"*{name}*", url=url)))
+
+    assert [row["name"] for row in rows] == [f"{name}-busy"]

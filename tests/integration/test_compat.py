@@ -189,6 +189,8 @@ async def snapshot(client, name: str, consumer_ids=()) -> dict:
     async for key in client.scan_iter(match=f"{name}*"):
         if "-call-" in key:  # a reply kept for a retry: this library's, expiring, not data
             continue
+        if key == f"{name}-history":  # this library's counts per minute, expiring, not data
+            continue
         kind = await client.type(key)
         if kind == "list":
             value = await client.lrange(key, 0, -1)

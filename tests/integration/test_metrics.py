@@ -98,6 +98,7 @@ async def test_metrics_during_and_after_a_consumer_run(redis_server, client, nam
     task = asyncio.create_task(consumer.run(handle_signals=False))
     try:
         await until(lambda: consumer.stats.delivered == 5, "5 items delivered")
+
         # 5 handlers waiting at the gate, and the next batch of 5 fetched ahead of them
         async def fetched_ahead() -> bool:
             return await client.llen(name) == 18  # 30 - 2 with the silent one - 10
@@ -425,3 +426,37 @@ def test_friendly_import_errors():
     assert tracing == (
         "MissingDependencyError aiopyrq.tracing needs OpenTelemetry: pip install 'aio-py-rq[otel]'"
     )
+
+
+async def test_items_per_second_from_the_history(redis_server, client, name):
+    """aiopyrq_items_per_second is each event's count of the last full minute, per second.
+
+    The last minute's slot is written as the scripts write it, the current one by a call.
+    """
+    queue = Queue(name, client)
+    await queue.add_items(["x"])  # this minute: still counting, not reported
+    now, _ = await client.time()
+    if now % 60 > 50:  # the scrape must see the same current minute
+        await asyncio.sleep(61 - now % 60)
+        now, _ = await client.time()
+    minute = now // 60 - 1
+    slot = minute % 1440  # the fields the scripts write (lua/includes/history.lua)
+    counts = {"a": 120, "d": 90, "k": 60, "f": 3, "r": 6, "x": 9, "w": 4}
+    mapping = {slot: minute, **{f"{slot}:{field}": n for field, n in counts.items()}}
+    await client.hset(queue.keys.history, mapping=mapping)
+    registry = CollectorRegistry()
+    registry.register(QueueCollector(redis_server.url, [name]))
+    rates = {
+        event: registry.get_sample_value(
+            "aiopyrq_items_per_second", {"queue": name, "kind": "queue", "event": event}
+        )
+        for event in ("added", "delivered", "acked", "failed", "recovered", "dead")
+    }
+    assert rates == {
+        "added": 2.0,
+        "delivered": 1.5,
+        "acked": 1.0,
+        "failed": 0.05,
+        "recovered": 0.1,
+        "dead": 0.15,
+    }

@@ -17,7 +17,7 @@ from redis.asyncio import ConnectionPool
 
 from aiopyrq import DeadLetter, Queue, ShardedQueue, UniqueQueue
 from aiopyrq._dead import CUT, LEASE_EXPIRED, REASON_LIMIT
-from tests.helpers import data_keys, server_now
+from tests.helpers import data_keys, events, history_totals, server_now
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
@@ -985,3 +985,13 @@ async def test_a_queue_item_dead_twice_keeps_its_last_record(client, name):
     assert [d.reason for d in await q.get_dead_items(details=True)] == ["second"]
     assert await q.requeue_dead_items(["a"]) == 1
     assert await client.exists(q.keys.dead_records) == 0
+
+
+async def test_history_counts_adds_gets_and_acks(make):
+    """The history counts the items added, delivered and acked, and what waits after."""
+    queue = make()
+    await queue.add_items(["a", "b", "c"])
+    await queue.ack_items(await queue.get_items(2))
+    history = await queue.get_history(5)
+    assert len(history) == 5
+    assert await history_totals(queue) == events(added=3, delivered=2, acked=2, waiting=1)

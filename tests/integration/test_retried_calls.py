@@ -21,6 +21,7 @@ from redis.backoff import NoBackoff
 from aiopyrq import Pool, Queue, UniqueQueue
 from aiopyrq._base import FORGET_PER_CALL
 from tests.harness import RedisServer
+from tests.helpers import history_totals
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -120,11 +121,15 @@ async def stalled(
 
 
 async def state(client: redis.asyncio.Redis, structure: Queue | Pool) -> dict[str, Any]:
-    """Every key of the structure, named by its suffix, without call keys or lease times."""
-    found: dict[str, Any] = {}
+    """Every key of the structure, named by its suffix, without call keys or lease times.
+
+    The history's counts, added up over the last minutes (the two structures' slots are
+    those of different minutes if a minute ended between their calls), stand for its key.
+    """
+    found: dict[str, Any] = {"history": await history_totals(structure)}
     consumer = getattr(structure, "client_id", None)
     async for key in client.scan_iter(match=f"{structure.name}*", count=1000):
-        if "-call-" in key:
+        if "-call-" in key or key.endswith("-history"):
             continue
         suffix = key[len(structure.name) :]
         if consumer is not None:

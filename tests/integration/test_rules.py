@@ -1,7 +1,7 @@
 """The Python restatements of the scripts' rules agree with the scripts, on a real server.
 
 The stale-lease rule lives in lua/includes/lease.lua and the in-flight rule of a Pool item in
-lua/includes/in_flight.lua; ``aiopyrq._snapshot`` restates both for the command line's dry
+lua/includes/flight.lua; ``aiopyrq._snapshot`` restates both for the command line's dry
 runs and the read model. Here both judge the same data around each boundary.
 """
 

@@ -27,6 +27,7 @@ FILL = {"list": "rpush", "set": "sadd"}
 PASSWORD = "any"  # noqa: S105 - the test user has nopass
 DUE_PREFIX = "0" * 20  # a Queue's delayed member: 20 characters, then the item
 OPTIONAL = {"PUBLISH"}  # best effort (includes/delayed): without it the script runs all the same
+HISTORY = ("hash", {"7": "7", "7:a": "1", "7:w": "1"})  # one slot, of a minute long gone
 
 
 def pack(*items: str) -> bytes:
@@ -42,42 +43,45 @@ def scenario(
 
 # One scenario per script: what its keys hold, its arguments; each makes the script write.
 SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] = {
-    "queue_add-1": scenario(("list", ["a"]), args=lambda _: [pack("x", "y")]),
-    "queue_get-7": scenario(
+    "queue_add-2": scenario(("list", ["a"]), HISTORY, args=lambda _: [pack("x", "y")]),
+    "queue_get-8": scenario(
         ("list", ["a", "b", "c"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[1]: 1}),
         ("zset", {DUE_PREFIX + "d": 1, DUE_PREFIX + "e": 4102444800000}),
+        HISTORY,
         ("zset", {"00000000000000001": 1}),
         ("hash", {"other": 1}),
         ("list", ["1"]),
         args=lambda _: [2, 1, 10, 5, 1_000_000],
     ),
-    "unique_get-8": scenario(
+    "unique_get-9": scenario(
         ("list", ["a", "b", "c"]),
         ("set", ["a", "b", "c", "d", "e"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[2]: 1}),
         ("zset", {"d": 1, "e": 4102444800000}),
+        HISTORY,
         ("zset", {"00000000000000001": 1}),
         ("hash", {"other": 1}),
         ("list", ["1"]),
         args=lambda _: [2, 1, 10, 5, 1_000_000],
     ),
-    "queue_delay-1": scenario(("zset", {"x": 1}), args=lambda _: [1000, pack("a", "a")]),
-    "unique_delay-2": scenario(
-        ("set", ["q"]), ("zset", {"x": 1}), args=lambda _: [1000, pack("a", "q", "a")]
+    "queue_delay-2": scenario(("zset", {"x": 1}), HISTORY, args=lambda _: [1000, pack("a", "a")]),
+    "unique_delay-3": scenario(
+        ("set", ["q"]), ("zset", {"x": 1}), HISTORY, args=lambda _: [1000, pack("a", "q", "a")]
     ),
     "queue_counts-2": scenario(("list", ["a"]), ("zset", {"d": 1, "e": 4102444800000})),
-    "queue_ack-5": scenario(
+    "queue_ack-6": scenario(
         ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[0]: 1}),
         ("hash", {"a": 1}),
+        HISTORY,
         ("hash", lambda k: {k[0]: 3}),
         ("list", ["1"]),
         args=lambda _: [pack("a", "b"), 10],
     ),
-    "queue_reject-9": scenario(
+    "queue_reject-10": scenario(
         ("list", ["q"]),
         ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[1]: 1}),
@@ -85,11 +89,12 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("list", ["x"]),
         ("zset", {"y": 1}),
         ("hash", {"x": "{}"}),
+        HISTORY,
         ("hash", lambda k: {k[1]: 3}),
         ("list", ["1"]),
         args=lambda _: [2, pack("a", "b", "c"), 1000, 1, "why", "me", 10],
     ),
-    "unique_reject-10": scenario(
+    "unique_reject-11": scenario(
         ("list", ["q"]),
         ("set", ["q"]),
         ("list", ["a", "b", "q"]),
@@ -98,22 +103,24 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("list", ["x"]),
         ("zset", {"y": 1}),
         ("hash", {"x": "{}"}),
+        HISTORY,
         ("hash", lambda k: {k[2]: 3}),
         ("list", ["1"]),
         args=lambda _: [2, pack("a", "b", "q"), 1000, 1, "why", "me", 10],
     ),
-    "queue_recover-8": scenario(
+    "queue_recover-9": scenario(
         ("list", ["q"]),
         ("list", ["a", "b"]),
         ("hash", lambda k: {k[1]: 1}),
         ("hash", {"a": 1}),
         ("list", ["x"]),
         ("hash", {"x": "{}"}),
+        HISTORY,
         ("hash", lambda k: {k[1]: 2}),
         ("list", ["1"]),
         args=lambda _: [10, 2, "lease expired", "them", 10],
     ),
-    "unique_recover-10": scenario(
+    "unique_recover-11": scenario(
         ("list", ["q"]),
         ("set", ["q", "d"]),
         ("list", ["a", "q", "a", "d"]),
@@ -122,6 +129,7 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("list", ["x"]),
         ("zset", {"d": 4102444800000}),
         ("hash", {"x": "{}"}),
+        HISTORY,
         ("hash", lambda k: {k[2]: 4}),
         ("list", ["1"]),
         args=lambda _: [10, 2, "lease expired", "them", 10],
@@ -153,17 +161,26 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     ),
     "queue_reset-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
     "queue_rollback-2": scenario(("hash", {"a": 3}), ("hash", {"a": 100}), args=lambda _: ["a"]),
-    "unique_add-2": scenario(("list", ["q"]), ("set", ["q"]), args=lambda _: [pack("x", "q")]),
+    "unique_add-3": scenario(
+        ("list", ["q"]), ("set", ["q"]), HISTORY, args=lambda _: [pack("x", "q")]
+    ),
     "unique_delete-3": scenario(
         ("list", ["q", "x"]),
         ("set", ["q", "x", "d"]),
         ("zset", {"d": 4102444800000}),
         args=lambda _: [pack("q", "d")],
     ),
-    "pool_add-2": scenario(("zset", {"a": 1}), ("list", ["1"]), args=lambda _: [pack("x")]),
-    "pool_get-1": scenario(("zset", {"a": 1, "b": 2}), args=lambda _: [5, 60]),
-    "pool_ack-1": scenario(("zset", {"a": 4102444800.1}), args=lambda _: [60, pack("a")]),
-    "pool_remove-1": scenario(("zset", {"a": 4102444800.1}), args=lambda _: [pack("a")]),
+    "pool_add-3": scenario(
+        ("zset", {"a": 1}), ("list", ["1"]), HISTORY, args=lambda _: [pack("x")]
+    ),
+    "pool_get-2": scenario(("zset", {"a": 1, "b": 2.1}), HISTORY, args=lambda _: [5, 60]),
+    "pool_ack-2": scenario(
+        ("zset", {"a": 4102444800.1}), HISTORY, args=lambda _: [60, pack("a")]
+    ),
+    "pool_remove-2": scenario(
+        ("zset", {"a": 4102444800.1}), HISTORY, args=lambda _: [pack("a")]
+    ),
+    "queue_history-1": scenario(HISTORY, args=lambda _: [10]),
     "pool_count_due-1": scenario(("zset", {"a": 1})),
     "pool_next_due-1": scenario(("zset", {"a": 1})),
     "queue_next_due-1": scenario(("zset", {DUE_PREFIX + "a": 1})),

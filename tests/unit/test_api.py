@@ -25,6 +25,7 @@ PUBLIC = [
     "DeadLetter",
     "Durability",
     "DurabilityError",
+    "HistoryMinute",
     "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiopyrq import _snapshot, cli
+from aiopyrq import HistoryMinute, _snapshot, cli
 from aiopyrq._keys import QueueKeys, is_inner_key, names_of_key, own_key_prefixes, shard_of
 from aiopyrq._listing import glob
 
@@ -33,12 +33,27 @@ def test_names_of_a_key(key, cluster, names):
         assert key in QueueKeys(name, cluster=cluster).kind_keys
 
 
+@pytest.mark.parametrize(
+    ("key", "cluster", "names"),
+    [
+        ("orders-history", False, ["orders", "orders-history"]),
+        ("{orders}-history", True, ["orders", "{orders}-history"]),
+        ("{orders}:3-history", True, ["{orders}:3", "{orders}:3-history"]),
+    ],
+)
+def test_names_of_a_history(key, cluster, names):
+    """A history gives the structure it is of (and the queue of its own name it may be)."""
+    assert names_of_key(key, cluster=cluster) == names
+    assert QueueKeys(names[0], cluster=cluster).history == key
+
+
 @pytest.mark.parametrize("cluster", [False, True])
 def test_a_structure_owns_its_keys_only(cluster):
     """A structure owns every key QueueKeys makes for it, not a longer name's keys."""
     keys = QueueKeys("a", cluster=cluster)
     made = [keys.processing("c1"), keys.call("1"), keys.retry_count, keys.retry_timeout]
-    made += [keys.deliveries, keys.dead_records, keys.wakeup, keys.recovery_lock, *keys.kind_keys]
+    made += [keys.deliveries, keys.dead_records, keys.wakeup, keys.recovery_lock, keys.history]
+    made += keys.kind_keys
     assert all(keys.owns(key) for key in made)
     assert set(keys._keys_owned[1]) == {keys.processing(""), keys.call("")}
     assert not keys.owns(QueueKeys("a-b", cluster=cluster).queue)
@@ -111,6 +126,33 @@ def test_stats_json_change_per_second():
         "due": 0.0,
         "scheduled": 1.0,
     }
+
+
+def test_items_per_second_from_the_history():
+    """The rates of the last full minute and of the last 5: the current minute left out."""
+    counts = [(600, 0), (60, 0), (0, 0), (0, 0), (120, 6), (300, 60), (9999, 9999)]
+    history = [
+        HistoryMinute(60 * i, added=added, failed=failed, waiting=1)
+        for i, (added, failed) in enumerate(counts)
+    ]
+
+    rates = cli.history_rates(history)
+
+    assert rates["last_minute"] == {
+        "added": 5.0,
+        "delivered": 0.0,
+        "acked": 0.0,
+        "failed": 1.0,
+        "recovered": 0.0,
+        "dead": 0.0,
+    }
+    assert rates["last_5_minutes"]["added"] == 1.6
+    assert rates["last_5_minutes"]["failed"] == 0.22
+    lines = cli.render(_snapshot.PoolSnapshot("p", 0, 1, 1, 0), history=rates)
+    assert "  last minute:     added 5.00  delivered 0.00  acked 0.00  failed 1.00" in lines[5]
+    assert lines[6].startswith("  last 5 minutes:  added 1.60 ")
+    data = cli._with_rates(_snapshot.PoolSnapshot("p", 0, 1, 1, 0), None, 0.0, rates)
+    assert data["history_per_second"] == rates
 
 
 @pytest.mark.parametrize("cluster", [False, True])

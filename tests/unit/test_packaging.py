@@ -21,6 +21,8 @@ PACKAGE = ROOT / "src" / "aiopyrq"
 LUA = PACKAGE / "lua"
 SCRIPTS = sorted(path.stem for path in LUA.glob("*.lua"))
 INCLUDES = sorted(path.stem for path in (LUA / "includes").glob("*.lua"))
+WEB = PACKAGE / "web"
+ASSETS = sorted([*(WEB / "templates").glob("*.html"), *(WEB / "static").glob("*")])
 
 # Run in the fresh venv: import the installed package and load every script by name.
 CHECK = """
@@ -37,8 +39,9 @@ print(json.dumps({
 """
 
 
-def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a command to completion in cwd, failing the test with its output if it fails."""
+def run(*args: str | Path, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command to completion in cwd, failing the test with its output if it fails
+    (unless told not to check)."""
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
     result = subprocess.run(
         [str(arg) for arg in args],
@@ -49,7 +52,7 @@ def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=240,
         check=False,
     )
-    assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0 or not check, f"{args}\n{result.stdout}\n{result.stderr}"
     return result
 
 
@@ -66,7 +69,7 @@ def wheel(tmp_path_factory) -> Path:
 
 
 def test_wheel_contents(wheel):
-    """The wheel holds every Lua script and include, py.typed, and no tests."""
+    """The wheel holds every Lua script and include, the dashboard's assets, py.typed, no tests."""
     names = set(zipfile.ZipFile(wheel).namelist())
     assert len(SCRIPTS) >= 10
     assert len(INCLUDES) >= 3
@@ -74,15 +77,19 @@ def test_wheel_contents(wheel):
         assert f"aiopyrq/lua/{script}.lua" in names
     for include in INCLUDES:
         assert f"aiopyrq/lua/includes/{include}.lua" in names
+    assert {path.name for path in ASSETS} >= {"dashboard.css", "dashboard.js", "base.html"}
+    for asset in ASSETS:
+        assert f"aiopyrq/{asset.relative_to(PACKAGE).as_posix()}" in names
     assert "aiopyrq/py.typed" in names
     assert "aiopyrq/__init__.py" in names
     assert [name for name in names if "test" in name.split("/")[0] or "conftest" in name] == []
 
 
 def test_wheel_files(wheel):
-    """The wheel holds exactly the package's modules, py.typed, its Lua files and metadata."""
+    """The wheel holds exactly the package's modules, py.typed, its Lua files, the dashboard's
+    templates and assets, and metadata."""
     names = set(zipfile.ZipFile(wheel).namelist())
-    sources = [*PACKAGE.rglob("*.py"), PACKAGE / "py.typed", *LUA.rglob("*.lua")]
+    sources = [*PACKAGE.rglob("*.py"), PACKAGE / "py.typed", *LUA.rglob("*.lua"), *ASSETS]
     expected = {f"aiopyrq/{path.relative_to(PACKAGE).as_posix()}" for path in sources}
     dist_info = wheel.name.split("-py")[0] + ".dist-info"
     files = ("METADATA", "WHEEL", "entry_points.txt", "licenses/LICENSE")
@@ -123,3 +130,10 @@ def test_installed_wheel_loads_scripts(wheel, tmp_path):
     assert report["version"] == wheel.name.split("-")[1]
     assert report["all"] == aiopyrq.__all__
     assert report["loaded"] == {name: int(name.rsplit("-", 1)[1]) for name in SCRIPTS}
+
+    # Without the extra web, `aiopyrq web` says what to install, in one line, before connecting.
+    web = run(
+        venv / "bin" / "aiopyrq", "web", "--url", "redis://127.0.0.1:1", cwd=tmp_path, check=False
+    )
+    assert (web.returncode, web.stdout) == (2, "")
+    assert web.stderr == "aiopyrq: aiopyrq web needs the extra web: pip install 'aio-py-rq[web]'\n"

@@ -29,7 +29,7 @@ def keys_used(text: str) -> set[int]:
 
 def test_there_are_scripts():
     """The package ships the scripts of Queue, UniqueQueue and Pool."""
-    assert {"queue_get-7", "unique_get-8", "pool_get-1"} <= set(SCRIPT_NAMES)
+    assert {"queue_get-8", "unique_get-9", "pool_get-2"} <= set(SCRIPT_NAMES)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -60,11 +60,11 @@ VARIANTS = {  # the scripts without the limits' keys, as the structures without 
 def test_structures_without_limits_call_the_scripts_without_their_keys():
     """The get, ack and reject of a queue without limits leave the limits' keys out."""
     assert sorted(VARIANTS) == [
-        "queue_ack-5 (its first 3 keys)",
-        "queue_get-7 (its first 4 keys)",
-        "queue_reject-9 (its first 7 keys)",
-        "unique_get-8 (its first 5 keys)",
-        "unique_reject-10 (its first 8 keys)",
+        "queue_ack-6 (its first 4 keys)",
+        "queue_get-8 (its first 5 keys)",
+        "queue_reject-10 (its first 8 keys)",
+        "unique_get-9 (its first 6 keys)",
+        "unique_reject-11 (its first 9 keys)",
     ]
 
 
@@ -78,15 +78,15 @@ def test_a_variant_uses_only_its_first_keys(name):
     assert "limits_ready" in full.source
     assert "limits_ready" not in variant.source
     assert "HVALS" not in variant.source
-    with pytest.raises(ValueError, match="takes 3 keys"):
-        _scripts.load("queue_ack-5", keys=3).call(["a", "b", "c", "d", "e"], [], ["call"])
+    with pytest.raises(ValueError, match="takes 4 keys"):
+        _scripts.load("queue_ack-6", keys=4).call(["a", "b", "c", "d", "e"], [], ["call"])
 
 
-@pytest.mark.parametrize("keys", [0, 5, 6])
+@pytest.mark.parametrize("keys", [0, 6, 7])
 def test_a_variant_takes_fewer_keys_than_its_script(keys):
     """A variant has from 1 to n - 1 of the script's n keys."""
-    with pytest.raises(ValueError, match="a variant takes 1 to 4"):
-        _scripts.load("queue_ack-5", keys=keys)
+    with pytest.raises(ValueError, match="a variant takes 1 to 5"):
+        _scripts.load("queue_ack-6", keys=keys)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -179,9 +179,16 @@ def test_scripts_that_write_run_once_per_call(name):
 
 
 def test_scripts_that_change_nothing():
-    """Only the read scripts (the Pool's two, a Queue's counts and next due time) run unwrapped."""
+    """Only the read scripts (the Pool's two; a Queue's counts, history and next due time) run
+    unwrapped."""
     plain = [name for name in SCRIPT_NAMES if not _scripts.load(name).once]
-    assert plain == ["pool_count_due-1", "pool_next_due-1", "queue_counts-2", "queue_next_due-1"]
+    assert plain == [
+        "pool_count_due-1",
+        "pool_next_due-1",
+        "queue_counts-2",
+        "queue_history-1",
+        "queue_next_due-1",
+    ]
 
 
 def fake_reader(texts: dict[str, str]):

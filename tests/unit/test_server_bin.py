@@ -1,4 +1,5 @@
-"""ci/server-bin, which finds the server `make demo` and `make test` run: each way it can go."""
+"""ci/server-bin and ci/browser-bin, which find the server and the Chromium `make test` runs
+(the server for `make demo` too): each way they can go."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "ci" / "server-bin"
+CI = Path(__file__).resolve().parents[2] / "ci"
 
 
 def server_bin(path: Path, python: str = "false", **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the script with only the commands in ``path`` on the PATH."""
+    """Run ci/server-bin with only the commands in ``path`` on the PATH."""
+    return run(path, CI / "server-bin", python, **env)
+
+
+def run(path: Path, *command: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a script with only the commands in ``path`` on the PATH."""
     return subprocess.run(
-        [shutil.which("bash") or "bash", SCRIPT, python],
+        [shutil.which("bash") or "bash", *command],
         env={"PATH": str(path), **env},
         capture_output=True,
         text=True,
@@ -66,3 +72,28 @@ def test_no_server_to_be_had_is_one_line(bare):
     assert "REDIS_URL" in line
     assert "AIOPYRQ_SERVER_BIN" in line
     assert "Python 3.11+" in line
+
+
+def test_the_browser_given_wins(bare):
+    """AIOPYRQ_CHROMIUM is used as it is."""
+    result = run(bare, CI / "browser-bin", AIOPYRQ_CHROMIUM="/opt/chrome/chrome")
+    assert (result.returncode, result.stdout) == (0, "/opt/chrome/chrome\n")
+
+
+def test_a_chromium_on_the_path(bare):
+    """chromium on the PATH is the one."""
+    browser = bare / "chromium"
+    browser.write_text("#!/bin/sh\n")
+    browser.chmod(0o755)
+    result = run(bare, CI / "browser-bin")
+    assert (result.returncode, result.stdout) == (0, f"{browser}\n")
+
+
+def test_no_browser_to_be_had_is_one_line(bare):
+    """No Chromium and no apt-get: exit 1 and one line saying what to install."""
+    result = run(bare, CI / "browser-bin")
+    assert (result.returncode, result.stdout) == (1, "")
+    [line] = result.stderr.splitlines()
+    assert line.startswith("no Chromium found for the dashboard's browser tests: install one")
+    assert "apt-get install chromium" in line
+    assert "AIOPYRQ_CHROMIUM" in line

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from aiopyrq._dead import DeadLetter
 from aiopyrq._durability import Durability
+from aiopyrq._history import HistoryMinute
 from aiopyrq._stats import ConsumerStats
 from aiopyrq.errors import (
     AiopyrqError,
@@ -42,6 +43,7 @@ __all__ = [
     "DeadLetter",
     "Durability",
     "DurabilityError",
+    "HistoryMinute",
     "MissingDependencyError",
     "NotEnoughFsyncedError",
     "NotEnoughSyncedSlavesError",

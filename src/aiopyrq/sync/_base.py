@@ -7,7 +7,7 @@ import inspect
 import itertools
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from redis import ConnectionPool, Redis
 from redis.cluster import RedisCluster
@@ -15,6 +15,7 @@ from redis.connection import AbstractConnection
 
 from aiopyrq import _scripts
 from aiopyrq._durability import Durability, from_options
+from aiopyrq._history import HistoryMinute, check_minutes, parse
 from aiopyrq._keys import QueueKeys
 from aiopyrq.sync import _transport
 
@@ -151,6 +152,8 @@ class Structure:
         ValueError: An argument is out of range.
     """
 
+    _read_history: ClassVar[_scripts.Script] = _scripts.load("queue_history-1")
+
     def __init__(  # noqa: PLR0913 - the original library's options, and WAITAOF's
         self,
         name: str,
@@ -223,6 +226,31 @@ class Structure:
     ) -> None:
         """Close what ``from_url`` opened."""
         self.close()
+
+    def get_history(self, minutes: int = 60) -> list[HistoryMinute]:
+        """Return what the structure went through in each of the last ``minutes`` minutes.
+
+        The scripts count, per minute of the server's clock, the items added, delivered,
+        acked, failed, recovered and dead-lettered (see ``aiopyrq.HistoryMinute``), in the
+        hash ``NAME-history``, kept for the last 24 hours.
+
+        Args:
+            minutes: How many minutes, from 1 to 1,440.
+
+        Returns:
+            One ``HistoryMinute`` per minute, the oldest first, the last the current minute
+            by the server's clock; a minute without activity has zero counts and waiting
+            None.
+
+        Raises:
+            TypeError: minutes is not an int.
+            ValueError: minutes is not from 1 to 1,440.
+        """
+        check = check_minutes(minutes)
+        now, *values = self._script(
+            self._read_history, [self.keys.history], [check], write=False
+        )
+        return parse(int(now), values)
 
     def _new_items(self, items: Iterable[Item]) -> list[Item]:
         """Check items to add: the accepted types, and bytes this client can read back.

@@ -72,10 +72,10 @@ class Pool(Structure):
     leases: ClassVar[bool] = False
     shard_names: ClassVar[tuple[str, ...]] = ()
 
-    _add: ClassVar[_scripts.Script] = _scripts.load("pool_add-2")
-    _get: ClassVar[_scripts.Script] = _scripts.load("pool_get-1")
-    _ack: ClassVar[_scripts.Script] = _scripts.load("pool_ack-1")
-    _remove: ClassVar[_scripts.Script] = _scripts.load("pool_remove-1")
+    _add: ClassVar[_scripts.Script] = _scripts.load("pool_add-3")
+    _get: ClassVar[_scripts.Script] = _scripts.load("pool_get-2")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("pool_ack-2")
+    _remove: ClassVar[_scripts.Script] = _scripts.load("pool_remove-2")
     _count_due: ClassVar[_scripts.Script] = _scripts.load("pool_count_due-1")
     _next_due: ClassVar[_scripts.Script] = _scripts.load("pool_next_due-1")
 
@@ -126,7 +126,7 @@ class Pool(Structure):
 
     def add_items(self, items: Iterable[Item]) -> None:
         """Add items, due now, in one script call."""
-        keys = [self.keys.queue, self.keys.wakeup]
+        keys = [self.keys.queue, self.keys.wakeup, self.keys.history]
         for chunk in chunked(self._new_items(items)):
             if chunk:
                 self._script(self._add, keys, [self._pack(chunk)], items=len(chunk))
@@ -166,7 +166,7 @@ class Pool(Structure):
             items = self._items(
                 self._script(
                     self._get,
-                    [self.keys.queue],
+                    [self.keys.queue, self.keys.history],
                     [want, self.ack_ttl],
                     write=False,
                     items=want,
@@ -197,7 +197,8 @@ class Pool(Structure):
         checked = check_items(items)
         if checked:
             args: list[EncodableT] = [self.ack_valid_for, self._pack(checked)]
-            self._script(self._ack, [self.keys.queue], args, items=len(checked))
+            keys = [self.keys.queue, self.keys.history]
+            self._script(self._ack, keys, args, items=len(checked))
 
     def remove_item(self, item: Item) -> None:
         """Remove an item handed out and not acknowledged yet (processed for the last time)."""
@@ -207,9 +208,8 @@ class Pool(Structure):
         """Remove items handed out and not acknowledged yet, in one script call."""
         checked = check_items(items)
         if checked:
-            self._script(
-                self._remove, [self.keys.queue], [self._pack(checked)], items=len(checked)
-            )
+            keys = [self.keys.queue, self.keys.history]
+            self._script(self._remove, keys, [self._pack(checked)], items=len(checked))
 
     def delete_item(self, item: Item) -> None:
         """Delete an item from the pool, in flight or not."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from aiopyrq._history import HistoryMinute
 
 Item = str | bytes | int | float
 """What an item may be. Items come back as ``str``, or ``bytes`` when the client does not
@@ -93,6 +94,9 @@ class Consumable(Protocol):
 
     def drop_timeout_items(self, timeout: int = ...) -> int:
         """Delete the items of consumers whose lease is older than timeout."""
+
+    def get_history(self, minutes: int = 60) -> list[HistoryMinute]:
+        """Return what it went through in each of the last minutes, the oldest first."""
 
     def get_dead_count(self) -> int:
         """Return the number of dead letters."""

@@ -28,14 +28,14 @@ class UniqueQueue(Queue):
 
     kind: ClassVar[Kind] = "unique"
 
-    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-8", keys=5)
-    _get_limited: ClassVar[_scripts.Script] = _scripts.load("unique_get-8")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-10", keys=8)
-    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("unique_reject-10")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-10")
-    _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-2")
+    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-9", keys=6)
+    _get_limited: ClassVar[_scripts.Script] = _scripts.load("unique_get-9")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-11", keys=9)
+    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("unique_reject-11")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-11")
+    _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-3")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-5")
-    _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-2")
+    _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-3")
     _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-3")
 
     @property
@@ -52,7 +52,7 @@ class UniqueQueue(Queue):
         return [self.keys.queue, self.keys.unique]
 
     def _delay_keys(self) -> list[str]:
-        return [self.keys.unique, self.keys.delayed]
+        return [self.keys.unique, self.keys.delayed, self.keys.history]
 
     def _recover_keys(self, processing: str) -> list[str]:
         return [*self._return_keys(processing), self.keys.delayed]
@@ -69,8 +69,8 @@ class UniqueQueue(Queue):
         super().add_items(items, delay)
 
     def _add_now(self, chunk: list[Item]) -> None:
-        args = [self._pack(chunk)]
-        self._script(self._add_unique, self._queue_keys(), args, items=len(chunk))
+        keys = [*self._queue_keys(), self.keys.history]
+        self._script(self._add_unique, keys, [self._pack(chunk)], items=len(chunk))
 
     def delete_item(self, item: Item, count: int = 0) -> None:
         """Delete an item from the queue (``count`` as for Queue: it waits at most once)."""

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from aiopyrq.sync import Pool
-from tests.sync_helpers import server_now
+from tests.sync_helpers import events, history_totals, server_now
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
@@ -267,7 +267,9 @@ def test_batch_operations_are_one_command_each(client, name):
     assert added.get("evalsha") == 1
     wake_up = {"lpush", "ltrim", "pexpire"}
     kept = {"get", "set", "del"}  # the call's reply kept for a retry, earlier ones deleted
-    assert set(added) <= {"evalsha", "type", "time", "zadd", *wake_up, *kept}
+    history = {"hget", "hincrby", "hdel", "hset", "pexpire", "zcount"}  # its minute's slot
+    assert set(added) <= {"evalsha", "type", "time", "zadd", *wake_up, *kept, *history}
+    assert added.get("hincrby") == 1
     assert pool.get_count() == 1000
 
     assert len(pool.get_all_items()) == 1000
@@ -275,13 +277,14 @@ def test_batch_operations_are_one_command_each(client, name):
     pool.ack_items(ITEMS[:500])
     acked = delta(before, command_calls(client))
     assert acked.get("evalsha") == 1
-    assert set(acked) <= {"evalsha", "type", "time", "zscore", "zadd", *kept}
+    assert set(acked) <= {"evalsha", "type", "time", "zscore", "zadd", *kept, *history}
+    assert acked.get("hincrby") == 1
 
     before = command_calls(client)
     pool.remove_items(ITEMS)
     removed = delta(before, command_calls(client))
     assert removed.get("evalsha") == 1
-    assert set(removed) <= {"evalsha", "type", "zscore", "zrem", *kept}
+    assert set(removed) <= {"evalsha", "type", "time", "zscore", "zrem", *kept, *history}
     assert pool.get_count() == 500
 
     before = command_calls(client)
@@ -389,3 +392,12 @@ def test_scripts_are_reloaded_after_script_flush(client, name):
     client.script_flush()
     assert pool.get_all_items() == ["a"]
     assert pool.get_count() == 2
+
+
+def test_history_counts_adds_gets_and_acks(client, name):
+    """The history counts the items new to the pool, handed out and acked, and those due."""
+    pool = Pool(name, client)
+    pool.add_items(["a", "b", "c"])
+    pool.add_items(["a"])
+    pool.ack_items(pool.get_items(2))
+    assert history_totals(pool) == events(added=3, delivered=2, acked=2, waiting=1)

@@ -17,7 +17,7 @@ from redis import ConnectionPool
 
 from aiopyrq._dead import CUT, LEASE_EXPIRED, REASON_LIMIT
 from aiopyrq.sync import DeadLetter, Queue, ShardedQueue, UniqueQueue
-from tests.sync_helpers import data_keys, server_now
+from tests.sync_helpers import data_keys, events, history_totals, server_now
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
@@ -985,3 +985,13 @@ def test_a_queue_item_dead_twice_keeps_its_last_record(client, name):
     assert [d.reason for d in q.get_dead_items(details=True)] == ["second"]
     assert q.requeue_dead_items(["a"]) == 1
     assert client.exists(q.keys.dead_records) == 0
+
+
+def test_history_counts_adds_gets_and_acks(make):
+    """The history counts the items added, delivered and acked, and what waits after."""
+    queue = make()
+    queue.add_items(["a", "b", "c"])
+    queue.ack_items(queue.get_items(2))
+    history = queue.get_history(5)
+    assert len(history) == 5
+    assert history_totals(queue) == events(added=3, delivered=2, acked=2, waiting=1)

@@ -11,14 +11,16 @@
 
 -- held(items): the items that go back (UniqueQueue: each once);
 -- put_back(items): pushes them at the front of the queue. why: see includes/deliveries.
--- Returns how many items go back, 0 if the lease is not stale.
+-- Returns how many items the list held and how many of them went back (not dead);
+-- 0, 0 if the lease is not stale.
 local function recover(processing, timeouts, deliveries, dead, max_age, max, held, put_back, why)
   if not lease_expired(timeouts, processing, max_age, now_seconds()) then
-    return 0
+    return 0, 0
   end
   local items = held(rcall('LRANGE', processing, 0, -1))
-  put_back(count_failures(deliveries, dead, items, max, false, why))
+  local back = count_failures(deliveries, dead, items, max, false, why)
+  put_back(back)
   rcall('DEL', processing)
   rcall('HDEL', timeouts, processing)
-  return #items
+  return #items, #back
 end

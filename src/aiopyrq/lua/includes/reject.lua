@@ -15,7 +15,7 @@
 -- later: nil to put them back now; else { delayed = key, due = unix ms, call = the
 -- call's key (Queue: the members' prefix) or nil (UniqueQueue), counted = count the
 -- failure without max too }. why: see includes/deliveries. Returns how many went to
--- the dead letters.
+-- the dead letters, and how many of the items the processing list held (rejected).
 local function reject(queue, processing, timeouts, deliveries, dead, max, items, back, later, why)
   local taken = list_remove(processing, items, -1)
   local alive = count_failures(deliveries, dead, taken, max, later ~= nil and later.counted, why)
@@ -29,7 +29,7 @@ local function reject(queue, processing, timeouts, deliveries, dead, max, items,
     push_all('RPUSH', queue, back(reversed))
   end
   release_if_empty(timeouts, processing)
-  return #taken - #alive
+  return #taken - #alive, #taken
 end
 
 -- The `later` of a reject script's arguments: delay in ms (0: none), counted ('1').

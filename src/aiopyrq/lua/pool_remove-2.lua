@@ -4,6 +4,8 @@
 
   Input:
     KEYS[1] pool sorted set
+    KEYS[2] history hash (includes/history): the items removed are done with
+            for good, and count as acked
     ARGV[1] the items, packed: a msgpack array of strings
 
   Output:
@@ -12,10 +14,13 @@
 local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/in_flight"
+--- @include "includes/history"
 
-ready({ 'ZSCORE', 'ZREM' })
+ready({ 'TIME', 'HGET', 'ZSCORE', 'ZREM', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
+local history = history_read(KEYS[2])
 local removed = in_flight(KEYS[1], cmsgpack.unpack(ARGV[1]))
 for i = 1, #removed, 1000 do
   rcall('ZREM', KEYS[1], unpack(removed, i, math.min(i + 999, #removed)))
 end
+history_write(history, { acked = #removed })
 return #removed

@@ -13,8 +13,10 @@
     KEYS[5] dead-letter list
     KEYS[6] delayed items (sorted set: prefixed item -> due unix time in ms)
     KEYS[7] dead-letter records hash (item -> JSON record of its death)
-    KEYS[8] in-flight counts (includes/limits)
-    KEYS[9] in-flight tokens of freed room (includes/limits)
+    KEYS[8] history hash (includes/history): the items held count as failed, those
+            that died as dead
+    KEYS[9] in-flight counts (includes/limits)
+    KEYS[10] in-flight tokens of freed room (includes/limits)
     ARGV[1] max_deliveries; 0: no dead letters
     ARGV[2] the items, packed: a msgpack array of strings
     ARGV[3] delay in milliseconds; 0: back to the front of the queue now
@@ -32,14 +34,18 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/reject"
+--- @include "includes/history"
 --- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
-  'ZRANGE', 'ZADD', 'HSET' })
+  'ZRANGE', 'ZADD', 'HSET', 'HGET', 'PEXPIRE', 'LLEN' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list',
   KEYS[6], 'zset', KEYS[7], 'hash' })
-local held = held_before(KEYS[8], KEYS[9], KEYS[2], ARGV[7])
-return held_after(held, reject(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
+local held = held_before(KEYS[9], KEYS[10], KEYS[2], ARGV[7])
+local history = history_read(KEYS[8])
+local dead, failed = reject(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
   cmsgpack.unpack(ARGV[2]), function(items) return items end,
   reject_later(KEYS[6], ARGV[3], ARGV[4], call_key),
-  { records = KEYS[7], reason = ARGV[5], consumer = ARGV[6] }))
+  { records = KEYS[7], reason = ARGV[5], consumer = ARGV[6] })
+history_write(history, { failed = failed, dead = dead }, rcall('LLEN', KEYS[1]))
+return held_after(held, dead)

@@ -11,8 +11,10 @@
     KEYS[6] dead-letter list
     KEYS[7] delayed items (sorted set: item -> due unix time in ms)
     KEYS[8] dead-letter records hash (item -> JSON record of its death)
-    KEYS[9] in-flight counts (includes/limits)
-    KEYS[10] in-flight tokens of freed room (includes/limits)
+    KEYS[9] history hash (includes/history): the items held count as failed, those
+            that died as dead
+    KEYS[10] in-flight counts (includes/limits)
+    KEYS[11] in-flight tokens of freed room (includes/limits)
     ARGV[1] max_deliveries; 0: no dead letters
     ARGV[2] the items, packed: a msgpack array of strings
     ARGV[3] delay in milliseconds; 0: back to the front of the queue now
@@ -28,14 +30,16 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/reject"
+--- @include "includes/history"
 --- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
-  'SADD', 'ZRANGE', 'ZADD', 'HSET' })
+  'SADD', 'ZRANGE', 'ZADD', 'HSET', 'HGET', 'PEXPIRE', 'LLEN' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
     KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash' })
-local held = held_before(KEYS[9], KEYS[10], KEYS[3], ARGV[7])
-return held_after(held, reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
+local held = held_before(KEYS[10], KEYS[11], KEYS[3], ARGV[7])
+local history = history_read(KEYS[9])
+local dead, failed = reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
   cmsgpack.unpack(ARGV[2]), function(items)
     local back = {}
     for _, item in ipairs(items) do
@@ -45,4 +49,6 @@ return held_after(held, reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonu
     end
     return back
   end, reject_later(KEYS[7], ARGV[3], ARGV[4], nil),
-  { records = KEYS[8], reason = ARGV[5], consumer = ARGV[6] }))
+  { records = KEYS[8], reason = ARGV[5], consumer = ARGV[6] })
+history_write(history, { failed = failed, dead = dead }, rcall('LLEN', KEYS[1]))
+return held_after(held, dead)

@@ -5,6 +5,8 @@
 
   Input:
     KEYS[1] pool sorted set
+    KEYS[2] history hash (includes/history): the items acknowledged count as
+            acked
     ARGV[1] ack_valid_for: seconds until an acknowledged item is due again
     ARGV[2] the items, packed: a msgpack array of strings
 
@@ -16,9 +18,12 @@ local rcall = redis.call
 --- @include "includes/now"
 --- @include "includes/in_flight"
 --- @include "includes/zadd"
+--- @include "includes/history"
 
-ready({ 'TIME', 'ZSCORE', 'ZADD' })
+ready({ 'TIME', 'HGET', 'ZSCORE', 'ZADD', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local now = now_seconds()
+local history = history_at(KEYS[2], math.floor(now / 60))
 local acked = in_flight(KEYS[1], cmsgpack.unpack(ARGV[2]))
 zadd_all(KEYS[1], now + tonumber(ARGV[1]), acked)
+history_write(history, { acked = #acked })
 return #acked

@@ -9,9 +9,10 @@
     KEYS[3] this consumer's processing list
     KEYS[4] timeouts hash
     KEYS[5] delayed items (sorted set: item -> due unix time in ms)
-    KEYS[6] rate limit window (includes/limits)
-    KEYS[7] in-flight counts (includes/limits)
-    KEYS[8] in-flight tokens of freed room (includes/limits)
+    KEYS[6] history hash (includes/history): the items taken count as delivered
+    KEYS[7] rate limit window (includes/limits)
+    KEYS[8] in-flight counts (includes/limits)
+    KEYS[9] in-flight tokens of freed room (includes/limits)
     ARGV[1] how many items to take, >= 1
     ARGV[2] 1: renew the lease even if the consumer holds nothing; 0: only if
             it holds items
@@ -29,11 +30,11 @@ local rcall = redis.call
 --- @include "includes/take"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
-  'SREM', 'ZRANGE' })
+ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
+  'RPOP', 'SREM', 'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY' })
 check_types({ KEYS[2], 'set' })
-local count, limited = limits_before(KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[1]), ARGV[3],
+local count, limited = limits_before(KEYS[7], KEYS[8], KEYS[9], tonumber(ARGV[1]), ARGV[3],
   ARGV[4], ARGV[5])
 return limits_after(take(KEYS[1], KEYS[3], KEYS[4], KEYS[5], count, ARGV[2] == '1',
-  function(items) push_all('SREM', KEYS[2], items) end, false),
-  limited, KEYS[6], KEYS[7], KEYS[8], KEYS[3])
+  function(items) push_all('SREM', KEYS[2], items) end, false, KEYS[6]),
+  limited, KEYS[7], KEYS[8], KEYS[9], KEYS[3])

@@ -7,6 +7,7 @@
   Input:
     KEYS[1] set of the items waiting in the queue (delayed ones included)
     KEYS[2] delayed items (sorted set: item -> due unix time in ms)
+    KEYS[3] history hash (includes/history): the items delayed count as added now
     ARGV[1] delay in milliseconds, >= 1
     ARGV[2] the items, packed: a msgpack array of strings
 
@@ -19,9 +20,13 @@ local rcall = redis.call
 --- @include "includes/push"
 --- @include "includes/now"
 --- @include "includes/delayed"
+--- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'SMISMEMBER', 'ZRANGE', 'ZADD', 'SADD' })
+ready({ 'TYPE', 'TIME', 'HGET', 'SMISMEMBER', 'ZRANGE', 'ZADD', 'SADD', 'HDEL', 'HSET', 'PEXPIRE',
+  'HINCRBY' })
 check_types({ KEYS[2], 'zset' })
+local now = now_ms()
+local history = history_at(KEYS[3], math.floor(now / 60000))
 local items = cmsgpack.unpack(ARGV[2])
 local added, seen = {}, {}
 for i = 1, #items, 1000 do
@@ -34,6 +39,7 @@ for i = 1, #items, 1000 do
     end
   end
 end
-delay_all(KEYS[2], now_ms() + tonumber(ARGV[1]), added)
+delay_all(KEYS[2], now + tonumber(ARGV[1]), added)
 push_all('SADD', KEYS[1], added)
+history_write(history, { added = #added })
 return #added

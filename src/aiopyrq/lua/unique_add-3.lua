@@ -1,10 +1,11 @@
 --[[
   Adds a batch to a UniqueQueue: an item already waiting is not added again, nor
-  one listed twice in the batch.
+  one listed twice in the batch (neither counts as added in the history).
 
   Input:
     KEYS[1] queue list
     KEYS[2] set of the items waiting in the queue
+    KEYS[3] history hash (includes/history)
     ARGV[1] the items, packed: a msgpack array of strings
 
   Output:
@@ -13,8 +14,10 @@
 local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/push"
+--- @include "includes/history"
 
-ready({ 'SMISMEMBER', 'LPUSH', 'SADD' })
+ready({ 'TIME', 'HGET', 'SMISMEMBER', 'LPUSH', 'SADD', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
+local history = history_read(KEYS[3])
 local items = cmsgpack.unpack(ARGV[1])
 local added, seen = {}, {}
 for i = 1, #items, 1000 do
@@ -29,6 +32,7 @@ for i = 1, #items, 1000 do
 end
 -- The queue is written first: the set is read already, so a wrong type fails the script
 -- before anything is written.
-push_all('LPUSH', KEYS[1], added)
+local waiting = push_all('LPUSH', KEYS[1], added)
 push_all('SADD', KEYS[2], added)
+history_write(history, { added = #added }, waiting)
 return #added

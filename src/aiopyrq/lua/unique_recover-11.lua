@@ -12,8 +12,11 @@
     KEYS[6] dead-letter list
     KEYS[7] delayed items (sorted set: item -> due unix time in ms)
     KEYS[8] dead-letter records hash (item -> JSON record of its death)
-    KEYS[9] in-flight counts (includes/limits)
-    KEYS[10] in-flight tokens of freed room (includes/limits)
+    KEYS[9] history hash (includes/history): with a lease that expired
+            (ARGV[1] >= 0) the items held count as failed; those put back as
+            recovered, those that died as dead
+    KEYS[10] in-flight counts (includes/limits)
+    KEYS[11] in-flight tokens of freed room (includes/limits)
     ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
     ARGV[2] max_deliveries; 0: no dead letters
     ARGV[3] the reason kept with the items that die ('': none)
@@ -28,13 +31,15 @@ local rcall = redis.call
 --- @include "includes/types"
 --- @include "includes/recover"
 --- @include "includes/list_remove"
+--- @include "includes/history"
 --- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'SADD', 'ZREM',
-  'LREM', 'LPUSH', 'HSET' })
+  'LREM', 'LPUSH', 'HSET', 'PEXPIRE', 'LLEN' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
     KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash' })
-local held = held_before(KEYS[9], KEYS[10], KEYS[3], ARGV[5])
+local flight = held_before(KEYS[10], KEYS[11], KEYS[3], ARGV[5])
+local history = history_read(KEYS[9])
 
 -- An item held twice goes back once, at the place of its oldest occurrence.
 local function distinct(items)
@@ -61,6 +66,10 @@ local function put_back(items)
   push_all('RPUSH', KEYS[1], items)
 end
 
-return held_after(held, recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
+local held, back = recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
   tonumber(ARGV[2]), distinct, put_back,
-  { records = KEYS[8], reason = ARGV[3], consumer = ARGV[4] }))
+  { records = KEYS[8], reason = ARGV[3], consumer = ARGV[4] })
+local failed = tonumber(ARGV[1]) >= 0 and held or 0
+history_write(history, { failed = failed, recovered = back, dead = held - back },
+  rcall('LLEN', KEYS[1]))
+return held_after(flight, held)

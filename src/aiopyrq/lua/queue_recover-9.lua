@@ -11,8 +11,11 @@
     KEYS[4] deliveries hash (item -> failed deliveries)
     KEYS[5] dead-letter list
     KEYS[6] dead-letter records hash (item -> JSON record of its death)
-    KEYS[7] in-flight counts (includes/limits)
-    KEYS[8] in-flight tokens of freed room (includes/limits)
+    KEYS[7] history hash (includes/history): with a lease that expired
+            (ARGV[1] >= 0) the items held count as failed; those put back as
+            recovered, those that died as dead
+    KEYS[8] in-flight counts (includes/limits)
+    KEYS[9] in-flight tokens of freed room (includes/limits)
     ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
     ARGV[2] max_deliveries; 0: no dead letters
     ARGV[3] the reason kept with the items that die ('': none)
@@ -26,12 +29,19 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/recover"
+--- @include "includes/history"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'HSET' })
+ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'HSET', 'PEXPIRE',
+  'LLEN' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list', KEYS[6], 'hash' })
-local held = held_before(KEYS[7], KEYS[8], KEYS[2], ARGV[5])
-return held_after(held, recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
+local flight = held_before(KEYS[8], KEYS[9], KEYS[2], ARGV[5])
+local history = history_read(KEYS[7])
+local held, back = recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1]),
   tonumber(ARGV[2]), function(items) return items end,
   function(items) push_all('RPUSH', KEYS[1], items) end,
-  { records = KEYS[6], reason = ARGV[3], consumer = ARGV[4] }))
+  { records = KEYS[6], reason = ARGV[3], consumer = ARGV[4] })
+local failed = tonumber(ARGV[1]) >= 0 and held or 0
+history_write(history, { failed = failed, recovered = back, dead = held - back },
+  rcall('LLEN', KEYS[1]))
+return held_after(flight, held)

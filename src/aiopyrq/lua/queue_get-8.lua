@@ -8,9 +8,10 @@
     KEYS[2] this consumer's processing list
     KEYS[3] timeouts hash (processing list -> unix time of the last get)
     KEYS[4] delayed items (sorted set: prefixed item -> due unix time in ms)
-    KEYS[5] rate limit window (includes/limits)
-    KEYS[6] in-flight counts (includes/limits)
-    KEYS[7] in-flight tokens of freed room (includes/limits)
+    KEYS[5] history hash (includes/history): the items taken count as delivered
+    KEYS[6] rate limit window (includes/limits)
+    KEYS[7] in-flight counts (includes/limits)
+    KEYS[8] in-flight tokens of freed room (includes/limits)
     ARGV[1] how many items to take, >= 1
     ARGV[2] 1: renew the lease even if the consumer holds nothing (before it
             blocks in BLMOVE, so that whatever BLMOVE moves has a lease);
@@ -29,8 +30,9 @@ local rcall = redis.call
 --- @include "includes/take"
 --- @include "includes/limits"
 
-ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP', 'ZRANGE' })
-local count, limited = limits_before(KEYS[5], KEYS[6], KEYS[7], tonumber(ARGV[1]), ARGV[3],
+ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
+  'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY' })
+local count, limited = limits_before(KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[1]), ARGV[3],
   ARGV[4], ARGV[5])
 return limits_after(take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], count, ARGV[2] == '1',
-  function() end, true), limited, KEYS[5], KEYS[6], KEYS[7], KEYS[2])
+  function() end, true, KEYS[5]), limited, KEYS[6], KEYS[7], KEYS[8], KEYS[2])

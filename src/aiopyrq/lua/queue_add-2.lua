@@ -3,6 +3,7 @@
 
   Input:
     KEYS[1] queue list
+    KEYS[2] history hash (includes/history)
     ARGV[1] the items, packed: a msgpack array of strings
 
   Output:
@@ -11,8 +12,11 @@
 local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/push"
+--- @include "includes/history"
 
-ready({ 'LPUSH' })
+ready({ 'TIME', 'HGET', 'LPUSH', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
+local history = history_read(KEYS[2])
 local items = cmsgpack.unpack(ARGV[1])
-push_all('LPUSH', KEYS[1], items)
+local waiting = push_all('LPUSH', KEYS[1], items)
+history_write(history, { added = #items }, waiting)
 return #items

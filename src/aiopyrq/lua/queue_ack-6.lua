@@ -7,8 +7,9 @@
     KEYS[1] this consumer's processing list
     KEYS[2] timeouts hash
     KEYS[3] deliveries hash (item -> failed deliveries)
-    KEYS[4] in-flight counts (includes/limits)
-    KEYS[5] in-flight tokens of freed room (includes/limits)
+    KEYS[4] history hash (includes/history): the items removed count as acked
+    KEYS[5] in-flight counts (includes/limits)
+    KEYS[6] in-flight tokens of freed room (includes/limits)
     ARGV[1] the items, packed: a msgpack array of strings
     ARGV[2] max_in_flight (absent: no cap)
 
@@ -21,13 +22,17 @@ local rcall = redis.call
 --- @include "includes/list_remove"
 --- @include "includes/release"
 --- @include "includes/forget"
+--- @include "includes/history"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'HLEN', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'HDEL', 'EXISTS' })
+ready({ 'TYPE', 'TIME', 'HGET', 'HLEN', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'HDEL',
+  'EXISTS', 'HSET', 'PEXPIRE', 'HINCRBY' })
 check_types({ KEYS[2], 'hash' })
-local held = held_before(KEYS[4], KEYS[5], KEYS[1], ARGV[2])
+local history = history_read(KEYS[4])
+local held = held_before(KEYS[5], KEYS[6], KEYS[1], ARGV[2])
 local kept = rcall('HLEN', KEYS[3]) > 0
 local taken, removed = list_remove(KEYS[1], cmsgpack.unpack(ARGV[1]), -1)
 forget_deliveries(KEYS[3], taken, kept)
 release_if_empty(KEYS[2], KEYS[1])
+history_write(history, { acked = removed })
 return held_after(held, removed)

@@ -6,6 +6,7 @@
 
   Input:
     KEYS[1] delayed items (sorted set: prefixed item -> due unix time in ms)
+    KEYS[2] history hash (includes/history): the items count as added now
     ARGV[1] delay in milliseconds, >= 1
     ARGV[2] the items, packed: a msgpack array of strings
 
@@ -16,8 +17,12 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/now"
 --- @include "includes/delayed"
+--- @include "includes/history"
 
-ready({ 'TIME', 'ZRANGE', 'ZADD' })
+ready({ 'TIME', 'HGET', 'ZRANGE', 'ZADD', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
+local now = now_ms()
+local history = history_at(KEYS[2], math.floor(now / 60000))
 local items = cmsgpack.unpack(ARGV[2])
-delay_all(KEYS[1], now_ms() + tonumber(ARGV[1]), delayed_members(items, call_key))
+delay_all(KEYS[1], now + tonumber(ARGV[1]), delayed_members(items, call_key))
+history_write(history, { added = #items })
 return #items
