@@ -178,6 +178,16 @@ class QueueKeys:
         return f"{self.queue}-delayed"
 
     @property
+    def priority(self) -> str:
+        """Queue, UniqueQueue: the sorted set of the prioritised items waiting (``_priority``)."""
+        return f"{self.queue}-priority"
+
+    @property
+    def priorities(self) -> str:
+        """Queue, UniqueQueue: the hash item -> priority of the prioritised items not done."""
+        return f"{self.queue}-priorities"
+
+    @property
     def history(self) -> str:
         """The hash of per-minute counts of the last 24 hours (``aiopyrq._history``)."""
         return f"{self.queue}-history"
