@@ -120,7 +120,7 @@ class Queue(Structure):
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-2")
     _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-7", keys=5)
     _ack_capped: ClassVar[_scripts.Script] = _scripts.load("queue_ack-7")
-    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-4")
+    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-5")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
     _reset: ClassVar[_scripts.Script] = _scripts.load("queue_reset-2")
@@ -642,7 +642,7 @@ class Queue(Structure):
     def _recovery(self, processing: str, max_age: int, *, drop: bool) -> _scripts.Call:
         cap = self.max_in_flight or 0
         if drop:
-            keys = [processing, self.keys.timeouts, *self._held_keys()]
+            keys = [processing, self.keys.timeouts, self.keys.priorities, *self._held_keys()]
             return self._call(self._drop, keys, [max_age, cap])
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 

@@ -37,7 +37,7 @@ class UniqueQueue(Queue):
     _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-3")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-5")
     _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-3")
-    _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-3")
+    _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-5")
 
     @property
     def queue_name(self) -> str:
@@ -96,7 +96,7 @@ class UniqueQueue(Queue):
         check_count(count)
         if checked:
             args = [self._pack(checked)]
-            keys = [*self._queue_keys(), self.keys.delayed]
+            keys = [*self._queue_keys(), self.keys.delayed, *self._level_keys()]
             await self._script(self._delete_unique, keys, args, items=len(checked))
 
 

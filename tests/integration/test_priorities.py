@@ -177,3 +177,26 @@ async def test_sharded_queue_passes_the_priority(client, name):
         assert len(taken) > len(high)
     with pytest.raises(ValueError, match="priority"):
         await queue.add_item("x", priority=11)
+
+
+async def test_unique_delete_deletes_a_prioritised_item(client, name):
+    """A UniqueQueue's delete_items deletes an item waiting at its level, and its level."""
+    queue = UniqueQueue(name, client)
+    await queue.add_items(["a", "b"], priority=4)
+    await queue.add_items(["c"])
+    await queue.delete_items(["a", "c"])
+    assert await queue.get_count() == 1
+    assert await client.hkeys(queue.keys.priorities) == ["b"]
+    assert await queue.get_items(10) == ["b"]
+    await queue.add_item("a")  # deleted: it may come again, at the default level now
+    assert await client.lrange(queue.keys.queue, 0, -1) == ["a"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_dropped_items_forget_their_level(client, name, kind):
+    queue = KINDS[kind](name, client)
+    await queue.add_items(items_named(3), priority=-5)
+    assert len(await queue.get_items(10)) == 3
+    assert await queue.drop_all_items() == 3
+    assert await client.hlen(queue.keys.priorities) == 0
+    assert data_keys(await client.keys(f"*{name}*")) == []

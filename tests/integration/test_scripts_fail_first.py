@@ -168,9 +168,10 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     "queue_heartbeat-2": scenario(("list", ["a"]), ("hash", lambda k: {k[0]: 1})),
     "queue_purge-2": scenario(("list", ["a"]), ("hash", {"a": "{}"})),
     "queue_delete-1": scenario(("list", ["a", "b", "a"]), args=lambda _: [0, pack("a")]),
-    "queue_drop-4": scenario(
+    "queue_drop-5": scenario(
         ("list", ["a"]),
         ("hash", lambda k: {k[0]: 1}),
+        ("hash", {"a": 2}),
         ("hash", lambda k: {k[0]: 1}),
         ("list", ["1"]),
         args=lambda _: [10, 10],
@@ -180,11 +181,13 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     "unique_add-3": scenario(
         ("list", ["q"]), ("set", ["q"]), HISTORY, args=lambda _: [pack("x", "q")]
     ),
-    "unique_delete-3": scenario(
+    "unique_delete-5": scenario(
         ("list", ["q", "x"]),
-        ("set", ["q", "x", "d"]),
+        ("set", ["q", "x", "d", "p"]),
         ("zset", {"d": 4102444800000}),
-        args=lambda _: [pack("q", "d")],
+        ("zset", {"p": LEVEL_1}),
+        ("hash", {"p": 1}),
+        args=lambda _: [pack("q", "d", "p")],
     ),
     "pool_add-3": scenario(
         ("zset", {"a": 1}), ("list", ["1"]), HISTORY, args=lambda _: [pack("x")]
