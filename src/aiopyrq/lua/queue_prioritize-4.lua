@@ -25,7 +25,7 @@ local rcall = redis.call
 --- @include "includes/history"
 
 ready({ 'TYPE', 'TIME', 'HGET', 'ZRANGE', 'ZREVRANGEBYSCORE', 'ZADD', 'HSET', 'HDEL', 'PEXPIRE',
-  'HINCRBY', 'EXISTS', 'HMGET', 'RPUSH', 'ZCARD', 'ZRANGEBYSCORE' })
+  'HINCRBY', 'EXISTS', 'HMGET', 'ZCARD', 'ZRANGEBYSCORE' })
 check_types({ KEYS[1], 'zset', KEYS[2], 'hash', KEYS[3], 'zset' })
 local history = history_read(KEYS[4])
 local items = cmsgpack.unpack(ARGV[3])

@@ -32,7 +32,7 @@ local rcall = redis.call
 --- @include "includes/ready"
 --- @include "includes/types"
 --- @include "includes/recover"
---- @include "includes/priority"
+--- @include "includes/put_front"
 --- @include "includes/history"
 --- @include "includes/limits"
 

@@ -34,7 +34,7 @@ local rcall = redis.call
 --- @include "includes/types"
 --- @include "includes/recover"
 --- @include "includes/list_remove"
---- @include "includes/priority"
+--- @include "includes/put_front"
 --- @include "includes/history"
 --- @include "includes/limits"
 

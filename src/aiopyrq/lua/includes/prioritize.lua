@@ -6,6 +6,7 @@
   includes/delayed): they take again, and find the prioritised items, which
   their blocking command on the queue list does not see. Best effort (pcall).
 ]]
+--- @include "includes/push"
 --- @include "includes/now"
 --- @include "includes/delayed"
 --- @include "includes/priority"

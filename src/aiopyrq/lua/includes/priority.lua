@@ -17,7 +17,6 @@
   includes/member), as its delayed members are; a UniqueQueue's is the item.
   With no prioritised item, a get costs one ZRANGE of a key that does not exist.
 ]]
---- @include "includes/push"
 --- @include "includes/member"
 
 local LEVEL_SPAN = 1099511627776 -- 2^40: places per level
@@ -91,38 +90,6 @@ local function place_levels(set, items, members, found, front)
   return rest
 end
 
--- The members of items placed anew by one call (Queue: prefixed as delayed members
--- are, includes/delayed; UniqueQueue, call nil: the items).
-local function level_members(items, call)
-  if call == nil then
-    return items
-  end
-  local base = string.sub(redis.sha1hex(call .. ':priority'), 1, DELAYED_PREFIX - 8)
-  local members = {}
-  for i, item in ipairs(items) do
-    members[i] = base .. string.format('%08x', i) .. item
-  end
-  return members
-end
-
--- The items of a list in the other order.
-local function reversed(list)
-  local other = {}
-  for i = #list, 1, -1 do
-    other[#other + 1] = list[i]
-  end
-  return other
-end
-
--- Puts items back at the front of the queue, the first of them taken next: those
--- that have a level at the front of it. levels: { set, found (levels_of), call (Queue:
--- the members' prefix, see level_members) }.
-local function put_front(queue, levels, items)
-  local rest = place_levels(levels.set, items, level_members(items, levels.call), levels.found,
-    true)
-  push_all('RPUSH', queue, reversed(rest))
-end
-
 -- Up to count waiting prioritised members, the first taken first (a read): those
 -- above the default level, those below it, and how many wait in all.
 local function levels_head(set, count)
@@ -151,11 +118,4 @@ local function items_of(members, prefixed)
     items[i] = string.sub(member, DELAYED_PREFIX + 1)
   end
   return items
-end
-
--- Forgets the levels of items done with (found: levels_of's reply, nil: none kept).
-local function forget_levels(levels, items, found)
-  if found ~= nil then
-    push_all('HDEL', levels, items)
-  end
 end

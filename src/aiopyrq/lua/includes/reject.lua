@@ -10,7 +10,7 @@
 --- @include "includes/deliveries"
 --- @include "includes/now"
 --- @include "includes/delayed"
---- @include "includes/priority"
+--- @include "includes/put_front"
 
 -- back(items): the items to put back (UniqueQueue: those not waiting already).
 -- later: nil to put them back now; else { delayed = key, due = unix ms, call = the
