@@ -185,3 +185,17 @@ def test_dropped_items_forget_their_level(client, name, kind):
     assert queue.drop_all_items() == 3
     assert client.hlen(queue.keys.priorities) == 0
     assert data_keys(client.keys(f"*{name}*")) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_limits_hold_for_prioritised_items(client, name, kind):
+    """At the in-flight cap a get takes nothing, prioritised items waiting or not."""
+    queue = KINDS[kind](name, client, max_in_flight=2)
+    queue.add_items(["plain"])
+    queue.add_items(items_named(3, "high"), priority=1)
+    assert queue.get_items(10) == ["high-0", "high-1"]
+    assert queue.get_items(10) == []
+    queue.ack_item("high-0")
+    assert queue.get_items(10) == ["high-2"]
+    queue.reject_item("high-1")
+    assert queue.get_items(10) == ["high-1"]

@@ -93,6 +93,9 @@ end
 -- Up to count waiting prioritised members, the first taken first (a read): those
 -- above the default level, those below it, and how many wait in all.
 local function levels_head(set, count)
+  if count <= 0 then -- a get the limits leave no room: nothing to read
+    return {}, {}, 0
+  end
   local got = rcall('ZRANGE', set, 0, count - 1, 'WITHSCORES')
   if #got == 0 then
     return got, got, 0
