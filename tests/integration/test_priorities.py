@@ -13,7 +13,7 @@ import time
 import pytest
 
 from aiopyrq import Queue, ShardedQueue, UniqueQueue
-from tests.helpers import BOUND, data_keys, items_named
+from tests.helpers import BOUND, data_keys, events, history_totals, items_named
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
@@ -214,3 +214,15 @@ async def test_limits_hold_for_prioritised_items(client, name, kind):
     assert await queue.get_items(10) == ["high-2"]
     await queue.reject_item("high-1")
     assert await queue.get_items(10) == ["high-1"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_history_counts_prioritised_items(client, name, kind):
+    """The history counts prioritised items added, delivered, failed, and waiting."""
+    queue = KINDS[kind](name, client)
+    await queue.add_items(["plain"])
+    await queue.add_items(items_named(4), priority=2)
+    assert await queue.get_items(2) == ["item-0", "item-1"]
+    assert (await history_totals(queue))["waiting"] == 3
+    await queue.reject_items(["item-0"])
+    assert await history_totals(queue) == events(added=5, delivered=2, failed=1, waiting=4)

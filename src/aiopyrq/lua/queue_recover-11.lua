@@ -52,5 +52,5 @@ local held, back = recover(KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[1])
   { records = KEYS[6], reason = ARGV[3], consumer = ARGV[4], levels = kept and KEYS[8] })
 local failed = tonumber(ARGV[1]) >= 0 and held or 0
 history_write(history, { failed = failed, recovered = back, dead = held - back },
-  rcall('LLEN', KEYS[1]))
+  rcall('LLEN', KEYS[1]) + rcall('ZCARD', KEYS[7]))
 return held_after(flight, held)

@@ -54,5 +54,6 @@ local dead, failed = reject(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], tonumbe
   reject_later(KEYS[6], ARGV[3], ARGV[4], call_key),
   { records = KEYS[7], reason = ARGV[5], consumer = ARGV[6], levels = found and KEYS[9] },
   { set = KEYS[8], found = found, call = call_key })
-history_write(history, { failed = failed, dead = dead }, rcall('LLEN', KEYS[1]))
+history_write(history, { failed = failed, dead = dead }, rcall('LLEN', KEYS[1]) +
+  rcall('ZCARD', KEYS[8]))
 return held_after(held, dead)

@@ -79,5 +79,5 @@ local held, back = recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1])
   { records = KEYS[8], reason = ARGV[3], consumer = ARGV[4], levels = kept and KEYS[10] })
 local failed = tonumber(ARGV[1]) >= 0 and held or 0
 history_write(history, { failed = failed, recovered = back, dead = held - back },
-  rcall('LLEN', KEYS[1]))
+  rcall('LLEN', KEYS[1]) + rcall('ZCARD', KEYS[9]))
 return held_after(flight, held)

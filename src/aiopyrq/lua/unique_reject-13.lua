@@ -57,5 +57,6 @@ local dead, failed = reject(KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumbe
   end, reject_later(KEYS[7], ARGV[3], ARGV[4], nil),
   { records = KEYS[8], reason = ARGV[5], consumer = ARGV[6], levels = found and KEYS[10] },
   { set = KEYS[9], found = found })
-history_write(history, { failed = failed, dead = dead }, rcall('LLEN', KEYS[1]))
+history_write(history, { failed = failed, dead = dead }, rcall('LLEN', KEYS[1]) +
+  rcall('ZCARD', KEYS[9]))
 return held_after(held, dead)

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from aiopyrq.sync import Queue, ShardedQueue, UniqueQueue
-from tests.sync_helpers import data_keys, items_named
+from tests.sync_helpers import data_keys, events, history_totals, items_named
 
 pytestmark = [pytest.mark.redis, pytest.mark.all_deployments]
 
@@ -199,3 +199,15 @@ def test_limits_hold_for_prioritised_items(client, name, kind):
     assert queue.get_items(10) == ["high-2"]
     queue.reject_item("high-1")
     assert queue.get_items(10) == ["high-1"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_history_counts_prioritised_items(client, name, kind):
+    """The history counts prioritised items added, delivered, failed, and waiting."""
+    queue = KINDS[kind](name, client)
+    queue.add_items(["plain"])
+    queue.add_items(items_named(4), priority=2)
+    assert queue.get_items(2) == ["item-0", "item-1"]
+    assert (history_totals(queue))["waiting"] == 3
+    queue.reject_items(["item-0"])
+    assert history_totals(queue) == events(added=5, delivered=2, failed=1, waiting=4)
