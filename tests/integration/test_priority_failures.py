@@ -1,4 +1,5 @@
-"""Prioritised items through failures: consumers SIGKILLed while they hold them.
+"""Prioritised items through failures: consumers SIGKILLed while they hold them, then the
+server SIGKILLed and restarted from its append-only file.
 
 Every item is counted: none lost, none done twice, and the order in which a single
 consumer then does them shows that each went back to the front of its own level.
@@ -7,7 +8,6 @@ consumer then does them shows that each went back to the front of its own level.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ import redis.asyncio
 
 from aiopyrq import Queue, UniqueQueue
 from tests.harness import RedisServer
-from tests.helpers import BOUND, PROCS, items_named
+from tests.helpers import BOUND, held_by_all, items_named, start_consumer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -24,12 +24,12 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 KINDS = {"queue": Queue, "unique": UniqueQueue}
-CONSUMER = PROCS / "consumer.py"
 
 
 @pytest.fixture
 def server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
+    """A server of the test's own, its append-only file fsynced at every write."""
+    with RedisServer(appendonly=True) as server:
         yield server
 
 
@@ -42,18 +42,6 @@ async def own_client(server) -> AsyncIterator[redis.asyncio.Redis]:
         await client.aclose()
 
 
-async def start_consumer(url: str, name: str, kind: str, *options: str):
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(CONSUMER), url, name, kind, "10", *options,
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    words = (await asyncio.wait_for(process.stdout.readline(), BOUND)).decode().split()
-    assert words[:1] == ["READY"], words
-    return process
-
-
-async def held_by_all(client, name: str) -> int:
-    return sum([await client.llen(key) for key in await client.keys(f"{name}-processing-*")])
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -81,6 +69,12 @@ async def test_consumers_killed_holding_prioritised_items(server, own_client, na
             if victim.returncode is None:
                 victim.kill()
                 await victim.wait()
+    assert await held_by_all(client, name) == 20
+    assert await client.zcard(queue.keys.priority) == 5 + 12
+    assert await client.hlen(queue.keys.priorities) == 25 + 12
+    server.kill()  # and back from the append-only file: the levels with the items
+    server.restart()
+    await client.connection_pool.disconnect()
     assert await held_by_all(client, name) == 20
     assert await client.zcard(queue.keys.priority) == 5 + 12
     assert await client.hlen(queue.keys.priorities) == 25 + 12
