@@ -66,6 +66,8 @@ LEFT_OUT = {
     "tests/helpers.py": {
         "Fleet": "asyncio subprocesses; the sync tests use the asyncio one",
         "until": "polls a sync or an async condition; the sync tests poll in their own way",
+        "start_consumer": "an asyncio subprocess, for the asyncio failure tests",
+        "held_by_all": "beside start_consumer, for the asyncio failure tests",
     },
 }
 """Top-level definitions with no sync twin, by file, each with the reason."""
