@@ -30,8 +30,8 @@ local rcall = redis.call
 --- @include "includes/take"
 --- @include "includes/limits"
 
-ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
-  'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY' })
+ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HLEN', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
+  'ZRANGE', 'PEXPIRE', 'HINCRBY' })
 local count, limited = limits_before(KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[1]), ARGV[3],
   ARGV[4], ARGV[5])
 return limits_after(take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], count, ARGV[2] == '1',

@@ -32,8 +32,8 @@ local rcall = redis.call
 --- @include "includes/history"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'HSET', 'PEXPIRE',
-  'LLEN' })
+ready({ 'TYPE', 'TIME', 'HGET', 'HLEN', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'HSET',
+  'PEXPIRE', 'LLEN' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list', KEYS[6], 'hash' })
 local flight = held_before(KEYS[8], KEYS[9], KEYS[2], ARGV[5])
 local history = history_read(KEYS[7])

@@ -38,7 +38,7 @@ local rcall = redis.call
 --- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
-  'ZRANGE', 'ZADD', 'HSET', 'HGET', 'PEXPIRE', 'LLEN' })
+  'ZRANGE', 'ZADD', 'HSET', 'HLEN', 'PEXPIRE', 'LLEN' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list',
   KEYS[6], 'zset', KEYS[7], 'hash' })
 local held = held_before(KEYS[9], KEYS[10], KEYS[2], ARGV[7])

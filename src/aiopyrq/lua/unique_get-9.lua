@@ -30,8 +30,8 @@ local rcall = redis.call
 --- @include "includes/take"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
-  'RPOP', 'SREM', 'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY' })
+ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HLEN', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
+  'RPOP', 'SREM', 'ZRANGE', 'PEXPIRE', 'HINCRBY' })
 check_types({ KEYS[2], 'set' })
 local count, limited = limits_before(KEYS[7], KEYS[8], KEYS[9], tonumber(ARGV[1]), ARGV[3],
   ARGV[4], ARGV[5])

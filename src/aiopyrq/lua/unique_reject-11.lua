@@ -34,7 +34,7 @@ local rcall = redis.call
 --- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
-  'SADD', 'ZRANGE', 'ZADD', 'HSET', 'HGET', 'PEXPIRE', 'LLEN' })
+  'SADD', 'ZRANGE', 'ZADD', 'HSET', 'HLEN', 'PEXPIRE', 'LLEN' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
     KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash' })
 local held = held_before(KEYS[10], KEYS[11], KEYS[3], ARGV[7])
