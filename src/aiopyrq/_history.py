@@ -8,7 +8,8 @@ fields ``s:a`` (added), ``s:d`` (delivered), ``s:k`` (acked), ``s:f`` (failed), 
 it counts: ``day * 10**10 + count``, ``day`` being ``minute // 1440``. A field is read back
 only for the day of the minute asked for, so a minute more than a day old is never
 returned, and the hash never holds more than 1,440 slots; the key expires 25 hours after
-the last minute written."""
+the last minute written.
+"""
 
 from __future__ import annotations
 
@@ -46,9 +47,9 @@ class HistoryMinute:
         recovered: Items put back in the queue from a consumer's processing list by
             recovery or ``release``.
         dead: Items that went to the dead letters.
-        waiting: The items waiting in the queue (a Pool: due) after the last call of the
-            minute that saw them: an add, get, reject or recovery (a Pool: a get); None if
-            no such call wrote this minute.
+        waiting: The items waiting in the queue (a Pool: due) early in the minute: after
+            the first add, get, reject or recovery of the minute (a Pool: get), the last of
+            these if the minute had several kinds; None if no such call wrote this minute.
     """
 
     start: int
