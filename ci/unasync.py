@@ -49,6 +49,7 @@ GENERATED = {
     "tests/integration/test_queue.py": "tests/integration/sync/test_sync_queue.py",
     "tests/integration/test_unique_queue.py": "tests/integration/sync/test_sync_unique_queue.py",
     "tests/integration/test_pool.py": "tests/integration/sync/test_sync_pool.py",
+    "tests/integration/test_priorities.py": "tests/integration/sync/test_sync_priorities.py",
 }
 """Each asyncio file and the file of its sync twin."""
 
@@ -57,6 +58,10 @@ LEFT_OUT = {
         "_MAKERS": "the command line makes asyncio structures only",
         "register": "the command line makes asyncio structures only",
         "structure_of": "the command line makes asyncio structures only",
+    },
+    "tests/integration/test_priorities.py": {
+        "test_waiting_get_wakes_for_a_prioritised_item": "the sync twin's waiting get does not "
+        "listen (docs/concepts/priorities.md)",
     },
     "tests/helpers.py": {
         "Fleet": "asyncio subprocesses; the sync tests use the asyncio one",

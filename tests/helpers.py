@@ -96,6 +96,22 @@ async def server_ms(client, key: str | None = None) -> int:
     return seconds * 1000 + micros // 1000
 
 
+async def start_consumer(url: str, name: str, kind: str, *options: str):
+    """Start ``procs/consumer.py`` on a queue (batches of 10) and wait until it is READY."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(PROCS / "consumer.py"), url, name, kind, "10", *options,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    words = (await asyncio.wait_for(process.stdout.readline(), BOUND)).decode().split()
+    assert words[:1] == ["READY"], words
+    return process
+
+
+async def held_by_all(client, name: str) -> int:
+    """The items in every processing list of the queue ``name``."""
+    return sum([await client.llen(key) for key in await client.keys(f"{name}-processing-*")])
+
+
 async def age_lease(queue, seconds: int, client=None) -> None:
     """Make a consumer's last get or heartbeat look ``seconds`` old, as if time had passed.
 

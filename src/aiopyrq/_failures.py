@@ -110,7 +110,9 @@ class FailureLog:
     def _repeats(self, seen: _Seen | None, now: float) -> str:
         if seen is None or not seen.repeated:
             return ""
-        return f" (… repeated {seen.repeated} times in the last {now - seen.since:.0f} s)"
+        elapsed = now - seen.since
+        seconds = f"{elapsed:.0f}" if elapsed >= 10 else f"{elapsed:.1f}"  # noqa: PLR2004
+        return f" (… repeated {seen.repeated} times in the last {seconds} s)"
 
     def _remember(self, kind: Kind, now: float) -> None:
         self._seen.pop(kind, None)

@@ -130,12 +130,13 @@ class QueueKeys:
         return self.name
 
     @property
-    def kind_keys(self) -> tuple[str, str, str, str, str]:
-        """The keys whose types tell the kind: own key, unique set, leases, dead, delayed items.
+    def kind_keys(self) -> tuple[str, str, str, str, str, str]:
+        """The keys whose types tell the kind: own key, unique set, leases, dead, delayed, priority.
 
-        A queue whose items are all delayed has only ``NAME-delayed``: it is still a queue.
+        A queue whose items are all delayed has only ``NAME-delayed``, one whose items are all
+        prioritised ``NAME-priority``: it is still a queue.
         """
-        return self.queue, self.unique, self.timeouts, self.dead, self.delayed
+        return self.queue, self.unique, self.timeouts, self.dead, self.delayed, self.priority
 
     @property
     def unique(self) -> str:
@@ -176,6 +177,16 @@ class QueueKeys:
     def delayed(self) -> str:
         """Queue, UniqueQueue: the sorted set of delayed items, scored by due time (unix ms)."""
         return f"{self.queue}-delayed"
+
+    @property
+    def priority(self) -> str:
+        """Queue, UniqueQueue: the sorted set of the prioritised items waiting (``_priority``)."""
+        return f"{self.queue}-priority"
+
+    @property
+    def priorities(self) -> str:
+        """Queue, UniqueQueue: the hash item -> priority of the prioritised items not done."""
+        return f"{self.queue}-priorities"
 
     @property
     def history(self) -> str:
@@ -244,9 +255,9 @@ class QueueKeys:
         return f"{self.queue}-processing-{consumer_id}"
 
 
-# What each key telling a kind adds to the own key (-unique, -timeouts, -dead, -delayed), and
-# the history, which every structure keeps (a Pool too): a structure whose items are all gone
-# keeps it for a day.
+# What each key telling a kind adds to the own key (-unique, -timeouts, -dead, -delayed,
+# -priority), and the history, which every structure keeps (a Pool too): a structure whose
+# items are all gone keeps it for a day.
 _SUFFIXES = tuple(
     key.removeprefix("N") for key in (*QueueKeys("N").kind_keys[1:], QueueKeys("N").history)
 )

@@ -14,7 +14,7 @@ from aiopyrq._dead import bounded
 from aiopyrq._delay import check_delay
 from aiopyrq._history import HistoryMinute, check_minutes, summed
 from aiopyrq._keys import shard_name
-from aiopyrq._queue import PROCESSING_TIMEOUT, Queue, check_count
+from aiopyrq._queue import PROCESSING_TIMEOUT, Queue, check_count, check_priority
 from aiopyrq._unique_queue import UniqueQueue
 
 if TYPE_CHECKING:
@@ -165,19 +165,25 @@ class ShardedQueue:
         """Return the number of delayed items not yet due, in all shards."""
         return await self._sum(lambda shard: shard.get_delayed_count())
 
-    async def add_item(self, item: Item, delay: float | None = None) -> None:
-        """Add one item to a shard (``delay``: as for Queue)."""
-        await self.add_items([item], delay)
+    async def add_item(
+        self, item: Item, delay: float | None = None, *, priority: int | None = None
+    ) -> None:
+        """Add one item to a shard (``delay``, ``priority``: as for Queue)."""
+        await self.add_items([item], delay, priority=priority)
 
-    async def add_items(self, items: Iterable[Item], delay: float | None = None) -> None:
+    async def add_items(
+        self, items: Iterable[Item], delay: float | None = None, *, priority: int | None = None
+    ) -> None:
         """Spread items over the shards: one call per shard, all at once.
 
-        ``delay``: as for Queue; each shard keeps its delayed items.
+        ``delay``, ``priority``: as for Queue; each shard keeps its delayed items, and its
+        prioritised ones: a get takes the highest priority of the shard it reads.
         """
         if delay is not None:
             check_delay(delay)
+        check_priority(priority)
         checked = self.shards[0]._new_items(items)  # noqa: SLF001 - every shard checks alike
-        key = (*checked, delay)
+        key = (*checked, delay, priority)
         # The same add made again after a failure: the same shards, those done skipped.
         with self._guard:
             unfinished = self._unfinished_adds.pop(key, None)
@@ -186,7 +192,9 @@ class ShardedQueue:
         for position, item in enumerate(checked):
             parts[self._shard_of(item, start, position)].append(item)
         todo = {i: part for i, part in parts.items() if i not in done}
-        added, failed = await self._each(lambda shard, part: shard.add_items(part, delay), todo)
+        added, failed = await self._each(
+            lambda shard, part: shard.add_items(part, delay, priority=priority), todo
+        )
         if failed:
             with self._guard:
                 self._unfinished_adds[key] = (start, done | set(added))

@@ -394,13 +394,14 @@ def _exists(found: dict[str, str]) -> bool:
 
 def _kind(keys: QueueKeys, found: dict[str, str], forced: Kind | None) -> Kind:
     """The kind of a structure from the types of its keys (see ``detect_kind``)."""
-    kind = forced or _guess(*(found[key] for key in keys.kind_keys))
+    kind = forced or _guess([found[key] for key in keys.kind_keys])
     if kind is None:
         msg = f"no queue or pool named {keys.name!r} (an empty one has no key: try --kind)"
         raise UnknownNameError(msg)
     expected = {keys.queue: "zset"} if kind == "pool" else {keys.queue: "list"}
     if kind != "pool":
         expected |= {keys.timeouts: "hash", keys.dead: "list", keys.delayed: "zset"}
+        expected[keys.priority] = "zset"
     if kind == "unique":
         expected[keys.unique] = "set"
     for key, wanted in expected.items():
@@ -410,12 +411,14 @@ def _kind(keys: QueueKeys, found: dict[str, str], forced: Kind | None) -> Kind:
     return kind
 
 
-def _guess(main: str, unique: str, timeouts: str, dead: str, delayed: str) -> Kind | None:
+def _guess(types: Sequence[str]) -> Kind | None:
+    """The kind told by the types of the keys of ``QueueKeys.kind_keys``, in their order."""
+    main, unique, *others = types
     if main == "zset":
         return "pool"
     if unique != "none":
         return "unique"
-    if {main, timeouts, dead, delayed} == {"none"}:
+    if {main, *others} == {"none"}:
         return None
     return "queue"
 
@@ -459,11 +462,27 @@ def read_pool(client: Client, name: str) -> PoolSnapshot:
     return snapshot
 
 
+MEMBER_PREFIX = 20
+"""Characters before the item in a Queue's delayed or prioritised member (lua/includes/member)."""
+
+
 def head(client: Client, name: str, kind: Kind, count: int) -> list[Next]:
-    """The next ``count`` items of a structure to be handed out, first first."""
-    key = keys_of(client, name).queue
+    """The next ``count`` items of a structure to be handed out, first first.
+
+    A queue's prioritised items come first (those above the default level) or after its list
+    (those below), as a get takes them (``lua/includes/priority``).
+    """
+    keys = keys_of(client, name)
+    key = keys.queue
     if kind != "pool":
-        return [Next(text(item)) for item in reversed(client.lrange(key, -count, -1))]
+        listed = [text(item) for item in reversed(client.lrange(key, -count, -1))]
+        ranked: list[tuple[Any, float]] = client.zrange(  # type: ignore[assignment]
+            keys.priority, 0, count - 1, withscores=True
+        )
+        cut = 0 if kind == "unique" else MEMBER_PREFIX
+        above = [text(member)[cut:] for member, score in ranked if score < 0]
+        below = [text(member)[cut:] for member, score in ranked if score >= 0]
+        return [Next(item) for item in [*above, *listed, *below][:count]]
     now = server_time(client, key)
     page: list[tuple[Any, float]] = client.zrange(key, 0, count - 1, withscores=True)  # type: ignore[assignment]
     return [Next(text(item), score - now, in_flight(score)) for item, score in page]
@@ -498,8 +517,9 @@ def read_many(
             pipe.hgetall(keys.timeouts)
             pipe.zcount(keys.delayed, "-inf", now * 1000)  # due: a get moves them to the list
             pipe.zcard(keys.delayed)
+            pipe.zcard(keys.priority)
     replies = iter(pipe.execute() if every else [])
-    counts = [[next(replies) for _ in range(2 if kind == "pool" else 5)] for _, kind in every]
+    counts = [[next(replies) for _ in range(2 if kind == "pool" else 6)] for _, kind in every]
     pipe, queued = client.pipeline(transaction=False), 0
     for (keys, kind), first in zip(every, counts, strict=True):
         if kind == "pool":
@@ -561,9 +581,10 @@ def _queue(
 ) -> QueueSnapshot:
     """A queue's snapshot from its counts and leases, and its processing lists' sizes.
 
-    Delayed items already due count as waiting: the next get moves them to the list.
+    Delayed items already due count as waiting: the next get moves them to the list; so do
+    the prioritised items, waiting at their levels.
     """
-    waiting, dead, leases, due, delayed = counts
+    waiting, dead, leases, due, delayed, prioritised = counts
     prefix = keys.processing("")
     holders = []
     for processing in sorted(leases, key=text):
@@ -578,7 +599,8 @@ def _queue(
                 lease_age=None if lease is None else max(0.0, now - lease),
             )
         )
-    waiting, delayed = int(waiting) + int(due), int(delayed) - int(due)
+    waiting = int(waiting) + int(due) + int(prioritised)
+    delayed = int(delayed) - int(due)
     return QueueSnapshot(keys.name, kind, now, waiting, int(dead), tuple(holders), delayed)
 
 

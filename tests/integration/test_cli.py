@@ -238,6 +238,27 @@ async def test_peek_shows_the_next_items_without_taking_them(redis_server, clien
     assert await queue.get_items(3) == ["item-0", "item-1", "item-2"]
 
 
+@pytest.mark.parametrize("cls", [Queue, UniqueQueue])
+async def test_peek_and_stats_show_prioritised_items(redis_server, client, name, cls):
+    """peek lists the prioritised items where a get takes them; stats counts them waiting,
+    on a queue that has no other key than theirs too."""
+    queue = cls(name, client)
+    await queue.add_items(["high-1", "high-2"], priority=3)
+    [stats] = json.loads(ok(aiopyrq("stats", "--json", name, url=redis_server.url)))
+    assert stats["waiting"] == 2
+    [row] = json.loads(ok(aiopyrq("ls", "--json", f"{name}*", url=redis_server.url)))
+    assert (row["name"], row["kind"], row["waiting"]) == (name, queue.kind, 2)
+    await queue.add_items(["plain"])
+    await queue.add_items(["low"], priority=-3)
+
+    output = ok(aiopyrq("peek", name, "-n", "3", url=redis_server.url))
+
+    assert output.splitlines() == ["high-1", "high-2", "plain"]
+    [stats] = json.loads(ok(aiopyrq("stats", "--json", name, url=redis_server.url)))
+    assert stats["waiting"] == 4
+    assert await queue.get_items(4) == ["high-1", "high-2", "plain", "low"]
+
+
 async def test_peek_a_pool(redis_server, client, name):
     """peek on a Pool lists the earliest due items and whether each is due or in flight."""
     pool = Pool(name, client, ack_ttl=30)

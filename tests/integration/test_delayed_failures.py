@@ -7,7 +7,6 @@ server's clock.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ import redis.asyncio
 
 from aiopyrq import Queue, UniqueQueue
 from tests.harness import RedisServer
-from tests.helpers import BOUND, PROCS, items_named, server_ms
+from tests.helpers import BOUND, held_by_all, items_named, server_ms, start_consumer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 KINDS = {"queue": Queue, "unique": UniqueQueue}
-CONSUMER = PROCS / "consumer.py"
 
 
 @pytest.fixture
@@ -48,9 +46,6 @@ async def first_due(client, queue) -> int:
     return int(due)
 
 
-async def held_by_all(client, name: str) -> int:
-    return sum([await client.llen(key) for key in await client.keys(f"{name}-processing-*")])
-
 
 async def nothing_taken_before(client, name: str, due: int) -> None:
     """Until the server's clock reaches due, no consumer holds or has recorded an item.
@@ -67,15 +62,6 @@ async def nothing_taken_before(client, name: str, due: int) -> None:
         await asyncio.sleep(0.02)
     pytest.fail("the due time never came")
 
-
-async def start_consumer(url: str, name: str, kind: str, *options: str):
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(CONSUMER), url, name, kind, "10", *options,
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    words = (await asyncio.wait_for(process.stdout.readline(), BOUND)).decode().split()
-    assert words[:1] == ["READY"], words
-    return process
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -127,6 +127,29 @@ async def test_a_waiting_get_wakes_when_room_frees(client, name):
     assert time.monotonic() - started < BOUND / 2
 
 
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_recovery_by_an_uncapped_consumer_wakes_a_get_waiting_for_room(
+    client, name, kind
+):
+    """A structure made without the cap (a CLI, an operator's script) that recovers a dead
+    consumer's items wakes the gets waiting at the cap at once."""
+    dead = KINDS[kind](name, client, max_in_flight=2)
+    waiter = KINDS[kind](name, client, max_in_flight=2)
+    await dead.add_items(items_named(5))
+    assert len(await dead.get_items(2)) == 2
+    await age_lease(dead, 100)
+    get = asyncio.ensure_future(waiter.get_items(5, wait=BOUND))
+    await asyncio.sleep(0.3)
+    assert not get.done()
+    started = time.monotonic()
+    assert await KINDS[kind](name, client).re_enqueue_timeout_items(50) == 2
+    got = await asyncio.wait_for(get, BOUND)
+    assert len(got) == 2
+    # Woken, not back from its blocking command's end (4.5 s within a 5 s socket timeout).
+    assert time.monotonic() - started < 2.0
+    assert await counts_of(client, waiter) == {waiter.processing_queue_name: 2}
+
+
 async def test_a_waiting_get_at_the_cap_ends_with_its_wait(client, name):
     """A waiting get that never finds room returns nothing once its wait is over."""
     holder, waiter = Queue(name, client, max_in_flight=1), Queue(name, client, max_in_flight=1)

@@ -20,6 +20,7 @@ from redis.backoff import NoBackoff
 
 from aiopyrq import Pool, Queue, UniqueQueue
 from aiopyrq._base import FORGET_PER_CALL
+from aiopyrq._snapshot import MEMBER_PREFIX
 from tests.harness import RedisServer
 from tests.helpers import history_totals
 
@@ -31,6 +32,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 TIMEOUT = 0.05  # seconds: the socket timeout of the retrying client
 STALL = 0.4  # seconds the server stays stopped: several tries time out meanwhile
 ITEMS = [f"item-{i}" for i in range(10)]
+PREFIXED = {"-delayed", "-priority"}  # a Queue's members there: a prefix, then the item
 LIMITS = {  # no limits; limits that stop take_all short of its 13 items
     "unlimited": {},
     "limited": {"max_in_flight": 12, "rate_limit": (12, 60)},
@@ -140,7 +142,10 @@ async def state(client: redis.asyncio.Redis, structure: Queue | Pool) -> dict[st
         elif kind == "set":
             found[suffix] = sorted(await client.smembers(key))
         elif kind == "zset":
-            found[suffix] = [m for m, _ in await client.zrange(key, 0, -1, withscores=True)]
+            members = [m for m, _ in await client.zrange(key, 0, -1, withscores=True)]
+            if suffix in PREFIXED and structure.kind == "queue":  # prefixes made of call ids
+                members = [member[MEMBER_PREFIX:] for member in members]
+            found[suffix] = members
         elif kind == "hash":
             fields = await client.hgetall(key)
             found[suffix] = sorted(
@@ -154,6 +159,12 @@ async def state(client: redis.asyncio.Redis, structure: Queue | Pool) -> dict[st
 
 async def take_all(queue: Queue) -> None:
     await queue.add_items(ITEMS + ITEMS[:3])  # duplicates: a second run would remove them too
+    await queue.get_items(len(ITEMS) + 3)
+
+
+async def take_prioritised(queue: Queue) -> None:
+    await queue.add_items(ITEMS[3:], priority=-2)
+    await queue.add_items(ITEMS + ITEMS[:3], priority=5)
     await queue.get_items(len(ITEMS) + 3)
 
 
@@ -176,6 +187,12 @@ QUEUE_CALLS: dict[str, tuple[Any, Any]] = {
     "release": (take_all, lambda q: q.release()),
     "delete_items": (lambda q: q.add_items(ITEMS + ITEMS), lambda q: q.delete_items(ITEMS[:2])),
     "requeue_dead_items": (with_dead_letters, lambda q: q.requeue_dead_items()),
+    "add_items_prioritised": (nothing, lambda q: q.add_items(["only-once", *ITEMS], priority=3)),
+    "get_items_prioritised": (lambda q: q.add_items(ITEMS, priority=2), lambda q: q.get_items(5)),
+    "get_items_below": (take_prioritised, lambda q: q.get_items(5)),
+    "ack_items_prioritised": (take_prioritised, lambda q: q.ack_items(ITEMS[:3])),
+    "reject_items_prioritised": (take_prioritised, lambda q: q.reject_items(ITEMS[:3])),
+    "release_prioritised": (take_prioritised, lambda q: q.release()),
     "purge_dead_items": (with_dead_letters, lambda q: q.purge_dead_items()),
 }
 

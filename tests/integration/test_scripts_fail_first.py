@@ -27,6 +27,7 @@ FILL = {"list": "rpush", "set": "sadd"}
 PASSWORD = "any"  # noqa: S105 - the test user has nopass
 DUE_PREFIX = "0" * 20  # a Queue's delayed member: 20 characters, then the item
 OPTIONAL = {"PUBLISH"}  # best effort (includes/delayed): without it the script runs all the same
+LEVEL_1 = -(2**40)  # the score of a prioritised item at level 1 (includes/priority)
 HISTORY = ("hash", {"7:a": "1", "7:w": "1"})  # one slot, of a day long gone (stamp 0)
 
 
@@ -44,23 +45,27 @@ def scenario(
 # One scenario per script: what its keys hold, its arguments; each makes the script write.
 SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] = {
     "queue_add-2": scenario(("list", ["a"]), HISTORY, args=lambda _: [pack("x", "y")]),
-    "queue_get-8": scenario(
+    "queue_get-10": scenario(
         ("list", ["a", "b", "c"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[1]: 1}),
         ("zset", {DUE_PREFIX + "d": 1, DUE_PREFIX + "e": 4102444800000}),
+        ("zset", {DUE_PREFIX + "h": LEVEL_1}),
+        ("hash", {"d": 3}),
         HISTORY,
         ("zset", {"00000000000000001": 1}),
         ("hash", {"other": 1}),
         ("list", ["1"]),
         args=lambda _: [2, 1, 10, 5, 1_000_000],
     ),
-    "unique_get-9": scenario(
+    "unique_get-11": scenario(
         ("list", ["a", "b", "c"]),
-        ("set", ["a", "b", "c", "d", "e"]),
+        ("set", ["a", "b", "c", "d", "e", "h"]),
         ("list", ["p"]),
         ("hash", lambda k: {k[2]: 1}),
         ("zset", {"d": 1, "e": 4102444800000}),
+        ("zset", {"h": LEVEL_1}),
+        ("hash", {"d": 3}),
         HISTORY,
         ("zset", {"00000000000000001": 1}),
         ("hash", {"other": 1}),
@@ -71,17 +76,20 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     "unique_delay-3": scenario(
         ("set", ["q"]), ("zset", {"x": 1}), HISTORY, args=lambda _: [1000, pack("a", "q", "a")]
     ),
-    "queue_counts-2": scenario(("list", ["a"]), ("zset", {"d": 1, "e": 4102444800000})),
-    "queue_ack-6": scenario(
+    "queue_counts-3": scenario(
+        ("list", ["a"]), ("zset", {"d": 1, "e": 4102444800000}), ("zset", {"p": LEVEL_1})
+    ),
+    "queue_ack-7": scenario(
         ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[0]: 1}),
         ("hash", {"a": 1}),
+        ("hash", {"b": 2}),
         HISTORY,
         ("hash", lambda k: {k[0]: 3}),
         ("list", ["1"]),
         args=lambda _: [pack("a", "b"), 10],
     ),
-    "queue_reject-10": scenario(
+    "queue_reject-12": scenario(
         ("list", ["q"]),
         ("list", ["a", "b", "c"]),
         ("hash", lambda k: {k[1]: 1}),
@@ -89,12 +97,14 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("list", ["x"]),
         ("zset", {"y": 1}),
         ("hash", {"x": "{}"}),
+        ("zset", {DUE_PREFIX + "z": LEVEL_1}),
+        ("hash", {"a": 1, "b": 1}),
         HISTORY,
         ("hash", lambda k: {k[1]: 3}),
         ("list", ["1"]),
-        args=lambda _: [2, pack("a", "b", "c"), 1000, 1, "why", "me", 10],
+        args=lambda _: [2, pack("a", "b", "c"), 0, 1, "why", "me", 10],
     ),
-    "unique_reject-11": scenario(
+    "unique_reject-13": scenario(
         ("list", ["q"]),
         ("set", ["q"]),
         ("list", ["a", "b", "q"]),
@@ -103,32 +113,38 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
         ("list", ["x"]),
         ("zset", {"y": 1}),
         ("hash", {"x": "{}"}),
+        ("zset", {"z": LEVEL_1}),
+        ("hash", {"a": 1, "b": 1}),
         HISTORY,
         ("hash", lambda k: {k[2]: 3}),
         ("list", ["1"]),
-        args=lambda _: [2, pack("a", "b", "q"), 1000, 1, "why", "me", 10],
+        args=lambda _: [2, pack("a", "b", "q"), 0, 1, "why", "me", 10],
     ),
-    "queue_recover-9": scenario(
+    "queue_recover-11": scenario(
         ("list", ["q"]),
         ("list", ["a", "b"]),
         ("hash", lambda k: {k[1]: 1}),
         ("hash", {"a": 1}),
         ("list", ["x"]),
         ("hash", {"x": "{}"}),
+        ("zset", {DUE_PREFIX + "z": LEVEL_1}),
+        ("hash", {"a": 1, "b": 1}),
         HISTORY,
         ("hash", lambda k: {k[1]: 2}),
         ("list", ["1"]),
         args=lambda _: [10, 2, "lease expired", "them", 10],
     ),
-    "unique_recover-11": scenario(
+    "unique_recover-13": scenario(
         ("list", ["q"]),
-        ("set", ["q", "d"]),
-        ("list", ["a", "q", "a", "d"]),
+        ("set", ["q", "d", "z"]),
+        ("list", ["a", "q", "a", "d", "z"]),
         ("hash", lambda k: {k[2]: 1}),
         ("hash", {"a": 1}),
         ("list", ["x"]),
         ("zset", {"d": 4102444800000}),
         ("hash", {"x": "{}"}),
+        ("zset", {"z": LEVEL_1}),
+        ("hash", {"a": 1, "z": 1, "q": -1}),
         HISTORY,
         ("hash", lambda k: {k[2]: 4}),
         ("list", ["1"]),
@@ -152,9 +168,10 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     "queue_heartbeat-2": scenario(("list", ["a"]), ("hash", lambda k: {k[0]: 1})),
     "queue_purge-2": scenario(("list", ["a"]), ("hash", {"a": "{}"})),
     "queue_delete-1": scenario(("list", ["a", "b", "a"]), args=lambda _: [0, pack("a")]),
-    "queue_drop-4": scenario(
+    "queue_drop-5": scenario(
         ("list", ["a"]),
         ("hash", lambda k: {k[0]: 1}),
+        ("hash", {"a": 2}),
         ("hash", lambda k: {k[0]: 1}),
         ("list", ["1"]),
         args=lambda _: [10, 10],
@@ -164,11 +181,13 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     "unique_add-3": scenario(
         ("list", ["q"]), ("set", ["q"]), HISTORY, args=lambda _: [pack("x", "q")]
     ),
-    "unique_delete-3": scenario(
+    "unique_delete-5": scenario(
         ("list", ["q", "x"]),
-        ("set", ["q", "x", "d"]),
+        ("set", ["q", "x", "d", "p"]),
         ("zset", {"d": 4102444800000}),
-        args=lambda _: [pack("q", "d")],
+        ("zset", {"p": LEVEL_1}),
+        ("hash", {"p": 1}),
+        args=lambda _: [pack("q", "d", "p")],
     ),
     "pool_add-3": scenario(
         ("zset", {"a": 1}), ("list", ["1"]), HISTORY, args=lambda _: [pack("x")]
@@ -183,7 +202,22 @@ SCENARIOS: dict[str, tuple[list[tuple[str, Any]], Callable[[Keys], list[Any]]]] 
     "queue_history-1": scenario(HISTORY, args=lambda _: [10]),
     "pool_count_due-1": scenario(("zset", {"a": 1})),
     "pool_next_due-1": scenario(("zset", {"a": 1})),
-    "queue_next_due-1": scenario(("zset", {DUE_PREFIX + "a": 1})),
+    "queue_next_due-2": scenario(("zset", {DUE_PREFIX + "a": 1}), ("zset", {"p": LEVEL_1})),
+    "queue_prioritize-4": scenario(
+        ("zset", {DUE_PREFIX + "z": LEVEL_1}),
+        ("hash", {"z": 1}),
+        ("zset", {"y": 1}),
+        HISTORY,
+        args=lambda _: [1, 0, pack("x", "y")],
+    ),
+    "unique_prioritize-5": scenario(
+        ("set", ["q"]),
+        ("zset", {"z": LEVEL_1}),
+        ("hash", {"z": 1}),
+        ("zset", {"y": 1}),
+        HISTORY,
+        args=lambda _: [1, 0, pack("x", "q")],
+    ),
 }
 
 # Keys a script names without touching them as keys: a wrong type there is no error.

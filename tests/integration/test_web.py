@@ -570,3 +570,43 @@ def test_cluster_overview_and_requeue(page, cluster, cluster_fleet):
         until(lambda: queue.get_dead_count() == 5, "the live consumer to fail them again")
     finally:
         app.stop()
+
+
+def test_redis_down_gives_a_clear_page_then_the_dashboard_comes_back(page):
+    """With its server stopped: a 503 page and a JSON error that name the cause, no password,
+    and a running dashboard that shows the structures again once the server is back."""
+    with RedisServer(extra_args=["--requirepass", PASSWORD], appendonly=True) as server:
+        url = f"redis://:{PASSWORD}@127.0.0.1:{server.port}"
+        client = redis.Redis.from_url(url, decode_responses=True)
+        name = f"{PREFIX}-down"
+        sync.Queue(name, client).add_items(items_named(3, "d"))
+        app = Dashboard(url)
+        try:
+            page.goto(f"{app.base}/s/{name}")
+            expect(page.locator("#counts [data-field=waiting]")).to_have_text("3")
+            server.stop()
+            stale = page.locator("#status.stale")  # the open page keeps its figures
+            expect(stale).to_contain_text("not updated: Redis cannot be reached", timeout=10_000)
+            expect(page.locator("#counts [data-field=waiting]")).to_have_text("3")
+            shoot(page, "structure-redis-down")
+            response = page.goto(f"{app.base}/s/{name}")
+            assert response is not None
+            assert response.status == 503
+            expect(page.locator("h1")).to_have_text("503 Service Unavailable")
+            expect(page.locator(".message")).to_contain_text("Redis cannot be reached: Error 111")
+            expect(page.locator(".message")).to_contain_text(str(server.port))
+            shoot(page, "error-503")
+            api = page.request.get(f"{app.base}/api/overview")
+            assert api.status == 503
+            assert api.json()["error"].startswith("Redis cannot be reached:")
+            for text in (page.content(), api.text()):
+                assert PASSWORD not in text
+
+            server.start()  # the same data, from the append-only file
+            page.goto(f"{app.base}/s/{name}")
+            expect(page.locator("h1")).to_contain_text(name)
+            assert page.request.get(f"{app.base}/api/overview").status == 200
+        finally:
+            app.stop()
+            client.close()
+    assert "Traceback" not in app.output

@@ -83,7 +83,7 @@ def test_other_kinds_are_logged_and_quiet_kinds_forgotten(caplog):
     messages = [r.getMessage() for r in handler_records(caplog)]
     assert len(messages) == 4
     assert "item 'b'" in messages[1]
-    assert "repeated 1 times" in messages[2]
+    assert "failure ValueError (… repeated 1 times in the last 0.0 s)" in messages[2]
     assert "last: ValueError: y" in messages[2]
     assert "item 'd'" in messages[3]
 

@@ -29,7 +29,7 @@ def keys_used(text: str) -> set[int]:
 
 def test_there_are_scripts():
     """The package ships the scripts of Queue, UniqueQueue and Pool."""
-    assert {"queue_get-8", "unique_get-9", "pool_get-2"} <= set(SCRIPT_NAMES)
+    assert {"queue_get-10", "unique_get-11", "pool_get-2"} <= set(SCRIPT_NAMES)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -60,11 +60,11 @@ VARIANTS = {  # the scripts without the limits' keys, as the structures without 
 def test_structures_without_limits_call_the_scripts_without_their_keys():
     """The get, ack and reject of a queue without limits leave the limits' keys out."""
     assert sorted(VARIANTS) == [
-        "queue_ack-6 (its first 4 keys)",
-        "queue_get-8 (its first 5 keys)",
-        "queue_reject-10 (its first 8 keys)",
-        "unique_get-9 (its first 6 keys)",
-        "unique_reject-11 (its first 9 keys)",
+        "queue_ack-7 (its first 5 keys)",
+        "queue_get-10 (its first 7 keys)",
+        "queue_reject-12 (its first 10 keys)",
+        "unique_get-11 (its first 8 keys)",
+        "unique_reject-13 (its first 11 keys)",
     ]
 
 
@@ -78,15 +78,15 @@ def test_a_variant_uses_only_its_first_keys(name):
     assert "limits_ready" in full.source
     assert "limits_ready" not in variant.source
     assert "HVALS" not in variant.source
-    with pytest.raises(ValueError, match="takes 4 keys"):
-        _scripts.load("queue_ack-6", keys=4).call(["a", "b", "c", "d", "e"], [], ["call"])
+    with pytest.raises(ValueError, match="takes 5 keys"):
+        _scripts.load("queue_ack-7", keys=5).call(["a", "b", "c", "d", "e", "f"], [], ["call"])
 
 
-@pytest.mark.parametrize("keys", [0, 6, 7])
+@pytest.mark.parametrize("keys", [0, 7, 8])
 def test_a_variant_takes_fewer_keys_than_its_script(keys):
     """A variant has from 1 to n - 1 of the script's n keys."""
-    with pytest.raises(ValueError, match="a variant takes 1 to 5"):
-        _scripts.load("queue_ack-6", keys=keys)
+    with pytest.raises(ValueError, match="a variant takes 1 to 6"):
+        _scripts.load("queue_ack-7", keys=keys)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -185,9 +185,9 @@ def test_scripts_that_change_nothing():
     assert plain == [
         "pool_count_due-1",
         "pool_next_due-1",
-        "queue_counts-2",
+        "queue_counts-3",
         "queue_history-1",
-        "queue_next_due-1",
+        "queue_next_due-2",
     ]
 
 

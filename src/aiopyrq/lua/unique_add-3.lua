@@ -13,23 +13,14 @@
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
+--- @include "includes/not_waiting"
 --- @include "includes/push"
 --- @include "includes/history"
 
 ready({ 'TIME', 'HLEN', 'SMISMEMBER', 'LPUSH', 'SADD', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local history = history_read(KEYS[3])
 local items = cmsgpack.unpack(ARGV[1])
-local added, seen = {}, {}
-for i = 1, #items, 1000 do
-  local chunk = { unpack(items, i, math.min(i + 999, #items)) }
-  local waiting = rcall('SMISMEMBER', KEYS[2], unpack(chunk))
-  for j, item in ipairs(chunk) do
-    if waiting[j] == 0 and not seen[item] then
-      seen[item] = true
-      added[#added + 1] = item
-    end
-  end
-end
+local added = not_waiting(KEYS[2], items)
 -- The queue is written first: the set is read already, so a wrong type fails the script
 -- before anything is written.
 local waiting = push_all('LPUSH', KEYS[1], added)

@@ -16,6 +16,7 @@
 ]]
 local rcall = redis.call
 --- @include "includes/ready"
+--- @include "includes/not_waiting"
 --- @include "includes/types"
 --- @include "includes/push"
 --- @include "includes/now"
@@ -28,17 +29,7 @@ check_types({ KEYS[2], 'zset' })
 local now = now_ms()
 local history = history_at(KEYS[3], math.floor(now / 60000))
 local items = cmsgpack.unpack(ARGV[2])
-local added, seen = {}, {}
-for i = 1, #items, 1000 do
-  local chunk = { unpack(items, i, math.min(i + 999, #items)) }
-  local waiting = rcall('SMISMEMBER', KEYS[1], unpack(chunk))
-  for j, item in ipairs(chunk) do
-    if waiting[j] == 0 and not seen[item] then
-      seen[item] = true
-      added[#added + 1] = item
-    end
-  end
-end
+local added = not_waiting(KEYS[1], items)
 delay_all(KEYS[2], now + tonumber(ARGV[1]), added)
 push_all('SADD', KEYS[1], added)
 history_write(history, { added = #added })

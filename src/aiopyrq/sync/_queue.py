@@ -104,21 +104,22 @@ class Queue(Structure):
     shard_names: ClassVar[tuple[str, ...]] = ()
 
     _add: ClassVar[_scripts.Script] = _scripts.load("queue_add-2")
+    _prioritize: ClassVar[_scripts.Script] = _scripts.load("queue_prioritize-4")
     # Without limits, the get, ack and reject go without the limits' keys (_scripts.load).
-    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-8", keys=5)
-    _get_limited: ClassVar[_scripts.Script] = _scripts.load("queue_get-8")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-10", keys=8)
-    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("queue_reject-10")
+    _get: ClassVar[_scripts.Script] = _scripts.load("queue_get-10", keys=7)
+    _get_limited: ClassVar[_scripts.Script] = _scripts.load("queue_get-10")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("queue_reject-12", keys=10)
+    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("queue_reject-12")
     _delay: ClassVar[_scripts.Script] = _scripts.load("queue_delay-2")
-    _next_due: ClassVar[_scripts.Script] = _scripts.load("queue_next_due-1")
-    _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-2")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-9")
+    _next_due: ClassVar[_scripts.Script] = _scripts.load("queue_next_due-2")
+    _count_script: ClassVar[_scripts.Script] = _scripts.load("queue_counts-3")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("queue_recover-11")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("queue_requeue-4")
     _heartbeat: ClassVar[_scripts.Script] = _scripts.load("queue_heartbeat-2")
     _purge: ClassVar[_scripts.Script] = _scripts.load("queue_purge-2")
-    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-6", keys=4)
-    _ack_capped: ClassVar[_scripts.Script] = _scripts.load("queue_ack-6")
-    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-4")
+    _ack: ClassVar[_scripts.Script] = _scripts.load("queue_ack-7", keys=5)
+    _ack_capped: ClassVar[_scripts.Script] = _scripts.load("queue_ack-7")
+    _drop: ClassVar[_scripts.Script] = _scripts.load("queue_drop-5")
     _delete: ClassVar[_scripts.Script] = _scripts.load("queue_delete-1")
     _rollback: ClassVar[_scripts.Script] = _scripts.load("queue_rollback-2")
     _reset: ClassVar[_scripts.Script] = _scripts.load("queue_reset-2")
@@ -194,16 +195,21 @@ class Queue(Structure):
         """The keys of the script that delays items."""
         return [self.keys.delayed, self.keys.history]
 
+    def _prioritize_keys(self) -> list[str]:
+        """The keys of the script that adds items with a priority."""
+        return [self.keys.priority, self.keys.priorities, self.keys.delayed, self.keys.history]
+
     def _counts(self) -> tuple[int, int]:
         """The items available now (delayed ones due included), and those delayed."""
-        keys = [self.keys.queue, self.keys.delayed]
+        keys = [self.keys.queue, self.keys.delayed, self.keys.priority]
         now, later = self._script(self._count_script, keys, [], write=False)
         return int(now), int(later)
 
     def get_count(self) -> int:
         """Return the number of items waiting in the queue, available now.
 
-        Delayed items count once they are due (a get moves them into the list then).
+        Prioritised items count, and delayed items once they are due (a get moves them
+        into the list, or to their level, then).
         """
         return (self._counts())[0]
 
@@ -211,16 +217,21 @@ class Queue(Structure):
         """Return the number of delayed items not yet due."""
         return (self._counts())[1]
 
-    def add_item(self, item: Item, delay: float | None = None) -> None:
-        """Add one item at the end of the queue (``delay``: see ``add_items``).
+    def add_item(
+        self, item: Item, delay: float | None = None, *, priority: int | None = None
+    ) -> None:
+        """Add one item at the end of the queue (``delay``, ``priority``: see ``add_items``).
 
         Raises:
-            TypeError: The item is not str, bytes, int or float, or delay not a number.
-            ValueError: delay is negative, infinite or NaN.
+            TypeError: The item is not str, bytes, int or float, delay not a number, or
+                priority not an int.
+            ValueError: delay is negative, infinite or NaN, or priority out of range.
         """
-        self.add_items([item], delay)
+        self.add_items([item], delay, priority=priority)
 
-    def add_items(self, items: Iterable[Item], delay: float | None = None) -> None:
+    def add_items(
+        self, items: Iterable[Item], delay: float | None = None, *, priority: int | None = None
+    ) -> None:
         """Add items at the end of the queue, in their order, in one script call.
 
         Args:
@@ -228,15 +239,27 @@ class Queue(Structure):
             delay: Seconds, by the server's clock, before the items become available: they
                 wait in ``NAME-delayed`` meanwhile and go to the end of the queue when due
                 (``get_delayed_count`` counts them). ``None`` or 0: available at once.
+            priority: From -9 to 9: the items come out before those of lower priority,
+                first in first out within one, and keep it when rejected or recovered
+                (they wait in ``NAME-priority``, their level kept in ``NAME-priorities``;
+                equal items of a Queue share one). ``None`` or 0: the default, the list
+                ``NAME`` as the original library has it (see docs/concepts/priorities.md).
 
         Raises:
-            TypeError: An item is not str, bytes, int or float, or delay not a number.
-            ValueError: delay is negative, infinite or NaN.
+            TypeError: An item is not str, bytes, int or float, delay not a number, or
+                priority not an int.
+            ValueError: delay is negative, infinite or NaN, or priority out of range.
         """
         later = 0 if delay is None else delay_ms(check_delay(delay))
+        level = check_priority(priority)
         for chunk in chunked(self._new_items(items)):
-            if chunk and later:
-                args: list[EncodableT] = [later, self._pack(chunk)]
+            if chunk and level:
+                args: list[EncodableT] = [level, later, self._pack(chunk)]
+                self._script(
+                    self._prioritize, self._prioritize_keys(), args, items=len(chunk)
+                )
+            elif chunk and later:
+                args = [later, self._pack(chunk)]
                 self._script(self._delay, self._delay_keys(), args, items=len(chunk))
             elif chunk:
                 self._add_now(chunk)
@@ -368,7 +391,8 @@ class Queue(Structure):
                 until the next delayed item is due, -1 if none was.
             since: When the wait began.
         """
-        due_now = int(self._script(self._next_due, [self.keys.delayed], [], write=False))
+        keys = [self.keys.delayed, self.keys.priority]
+        due_now = int(self._script(self._next_due, keys, [], write=False))
         left = due - (time.monotonic() - since) * 1000
         return due_now >= 0 and (due < 0 or due_now < left - SOONER_MS)
 
@@ -403,7 +427,7 @@ class Queue(Structure):
             (``_wait_for_room``).
         """
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-        keys += [self.keys.delayed, self.keys.history]
+        keys += [self.keys.delayed, self.keys.priority, self.keys.priorities, self.keys.history]
         get = self._get
         if self._limit_args:
             get, keys = self._get_limited, keys + self.keys.limits
@@ -439,7 +463,7 @@ class Queue(Structure):
         checked = check_items(items)
         if checked:
             keys = [self.processing_queue_name, self.keys.timeouts, self.keys.deliveries]
-            keys.append(self.keys.history)
+            keys += [self.keys.priorities, self.keys.history]
             ack = self._ack
             if self._cap_args:
                 ack, keys = self._ack_capped, keys + self._held_keys()
@@ -497,6 +521,7 @@ class Queue(Structure):
             *self._return_keys(self.processing_queue_name),
             self.keys.delayed,
             self.keys.dead_records,
+            *self._level_keys(),
             self.keys.history,
         ]
         reject = self._reject
@@ -616,7 +641,7 @@ class Queue(Structure):
     def _recovery(self, processing: str, max_age: int, *, drop: bool) -> _scripts.Call:
         cap = self.max_in_flight or 0
         if drop:
-            keys = [processing, self.keys.timeouts, *self._held_keys()]
+            keys = [processing, self.keys.timeouts, self.keys.priorities, *self._held_keys()]
             return self._call(self._drop, keys, [max_age, cap])
         return self._requeue_call(processing, max_age, self.max_deliveries or 0)
 
@@ -624,6 +649,7 @@ class Queue(Structure):
         keys = [
             *self._recover_keys(processing),
             self.keys.dead_records,
+            *self._level_keys(),
             self.keys.history,
             *self._held_keys(),
         ]
@@ -632,6 +658,10 @@ class Queue(Structure):
         cap = self.max_in_flight or 0
         args: list[EncodableT] = [max_age, max_deliveries, reason, consumer, cap]
         return self._call(self._recover_list, keys, args)
+
+    def _level_keys(self) -> list[str]:
+        """The keys of the priorities, before the history in the scripts that put items back."""
+        return [self.keys.priority, self.keys.priorities]
 
     def _held_keys(self) -> list[str]:
         """The keys of the in-flight cap, last in the scripts that free held items."""
@@ -736,6 +766,26 @@ class Queue(Structure):
         self._script(self._reset, keys, [check_item(item)], write=False)
 
 
+
+
+PRIORITIES = range(-9, 10)
+"""The priorities an item may have: 0 is the default, the queue list ``NAME``."""
+
+
+def check_priority(priority: object) -> int:
+    """Return the level of a ``priority`` argument: 0 for None, refusing what is not in range.
+
+    Raises:
+        TypeError: The priority is not an int (nor None).
+        ValueError: It is not in ``PRIORITIES``.
+    """
+    if priority is None:
+        return 0
+    level = check_int(priority, "priority", minimum=PRIORITIES[0])
+    if level not in PRIORITIES:
+        msg = f"priority must be from {PRIORITIES[0]} to {PRIORITIES[-1]}, got {level}"
+        raise ValueError(msg)
+    return level
 
 
 def check_count(count: object) -> None:

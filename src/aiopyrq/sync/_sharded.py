@@ -15,7 +15,7 @@ from aiopyrq._history import HistoryMinute, check_minutes, summed
 from aiopyrq._keys import shard_name
 from aiopyrq.sync import _tasks
 from aiopyrq.sync._base import check_int, check_items, check_name, check_wait
-from aiopyrq.sync._queue import PROCESSING_TIMEOUT, Queue, check_count
+from aiopyrq.sync._queue import PROCESSING_TIMEOUT, Queue, check_count, check_priority
 from aiopyrq.sync._unique_queue import UniqueQueue
 
 if TYPE_CHECKING:
@@ -166,19 +166,25 @@ class ShardedQueue:
         """Return the number of delayed items not yet due, in all shards."""
         return self._sum(lambda shard: shard.get_delayed_count())
 
-    def add_item(self, item: Item, delay: float | None = None) -> None:
-        """Add one item to a shard (``delay``: as for Queue)."""
-        self.add_items([item], delay)
+    def add_item(
+        self, item: Item, delay: float | None = None, *, priority: int | None = None
+    ) -> None:
+        """Add one item to a shard (``delay``, ``priority``: as for Queue)."""
+        self.add_items([item], delay, priority=priority)
 
-    def add_items(self, items: Iterable[Item], delay: float | None = None) -> None:
+    def add_items(
+        self, items: Iterable[Item], delay: float | None = None, *, priority: int | None = None
+    ) -> None:
         """Spread items over the shards: one call per shard, all at once.
 
-        ``delay``: as for Queue; each shard keeps its delayed items.
+        ``delay``, ``priority``: as for Queue; each shard keeps its delayed items, and its
+        prioritised ones: a get takes the highest priority of the shard it reads.
         """
         if delay is not None:
             check_delay(delay)
+        check_priority(priority)
         checked = self.shards[0]._new_items(items)  # noqa: SLF001 - every shard checks alike
-        key = (*checked, delay)
+        key = (*checked, delay, priority)
         # The same add made again after a failure: the same shards, those done skipped.
         with self._guard:
             unfinished = self._unfinished_adds.pop(key, None)
@@ -187,7 +193,9 @@ class ShardedQueue:
         for position, item in enumerate(checked):
             parts[self._shard_of(item, start, position)].append(item)
         todo = {i: part for i, part in parts.items() if i not in done}
-        added, failed = self._each(lambda shard, part: shard.add_items(part, delay), todo)
+        added, failed = self._each(
+            lambda shard, part: shard.add_items(part, delay, priority=priority), todo
+        )
         if failed:
             with self._guard:
                 self._unfinished_adds[key] = (start, done | set(added))

@@ -28,15 +28,16 @@ class UniqueQueue(Queue):
 
     kind: ClassVar[Kind] = "unique"
 
-    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-9", keys=6)
-    _get_limited: ClassVar[_scripts.Script] = _scripts.load("unique_get-9")
-    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-11", keys=9)
-    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("unique_reject-11")
-    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-11")
+    _get: ClassVar[_scripts.Script] = _scripts.load("unique_get-11", keys=8)
+    _get_limited: ClassVar[_scripts.Script] = _scripts.load("unique_get-11")
+    _reject: ClassVar[_scripts.Script] = _scripts.load("unique_reject-13", keys=11)
+    _reject_capped: ClassVar[_scripts.Script] = _scripts.load("unique_reject-13")
+    _recover_list: ClassVar[_scripts.Script] = _scripts.load("unique_recover-13")
+    _prioritize: ClassVar[_scripts.Script] = _scripts.load("unique_prioritize-5")
     _delay: ClassVar[_scripts.Script] = _scripts.load("unique_delay-3")
     _requeue_dead: ClassVar[_scripts.Script] = _scripts.load("unique_requeue-5")
     _add_unique: ClassVar[_scripts.Script] = _scripts.load("unique_add-3")
-    _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-3")
+    _delete_unique: ClassVar[_scripts.Script] = _scripts.load("unique_delete-5")
 
     @property
     def queue_name(self) -> str:
@@ -54,19 +55,26 @@ class UniqueQueue(Queue):
     def _delay_keys(self) -> list[str]:
         return [self.keys.unique, self.keys.delayed, self.keys.history]
 
+    def _prioritize_keys(self) -> list[str]:
+        return [self.keys.unique, *super()._prioritize_keys()]
+
     def _recover_keys(self, processing: str) -> list[str]:
         return [*self._return_keys(processing), self.keys.delayed]
 
-    def add_items(self, items: Iterable[Item], delay: float | None = None) -> None:
+    def add_items(
+        self, items: Iterable[Item], delay: float | None = None, *, priority: int | None = None
+    ) -> None:
         """Add the items that are not waiting already (nor delayed), in their order.
 
-        ``delay``: as for Queue; an item delayed counts as waiting meanwhile.
+        ``delay``, ``priority``: as for Queue; an item delayed counts as waiting meanwhile,
+        and an item waiting at any priority is not added again (at another either).
 
         Raises:
-            TypeError: An item is not str, bytes, int or float, or delay not a number.
-            ValueError: delay is negative, infinite or NaN.
+            TypeError: An item is not str, bytes, int or float, delay not a number, or
+                priority not an int.
+            ValueError: delay is negative, infinite or NaN, or priority out of range.
         """
-        super().add_items(items, delay)
+        super().add_items(items, delay, priority=priority)
 
     def _add_now(self, chunk: list[Item]) -> None:
         keys = [*self._queue_keys(), self.keys.history]
@@ -88,7 +96,7 @@ class UniqueQueue(Queue):
         check_count(count)
         if checked:
             args = [self._pack(checked)]
-            keys = [*self._queue_keys(), self.keys.delayed]
+            keys = [*self._queue_keys(), self.keys.delayed, *self._level_keys()]
             self._script(self._delete_unique, keys, args, items=len(checked))
 
 

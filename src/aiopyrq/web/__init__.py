@@ -297,6 +297,8 @@ def _status(exc: Exception) -> tuple[int, str]:
         return 404, str(exc)
     if isinstance(exc, _snapshot.SnapshotError):
         return 409, str(exc)
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return 503, f"Redis cannot be reached: {exc}"
     return 503, f"Redis answered: {exc}"
 
 

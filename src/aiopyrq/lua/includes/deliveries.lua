@@ -12,7 +12,8 @@
 --- @include "includes/push"
 --- @include "includes/now"
 
--- why: { records = key, reason = text or '' (none), consumer = id } of the deaths.
+-- why: { records = key, reason = text or '' (none), consumer = id } of the deaths, and
+-- levels = the levels hash when it exists (includes/priority): the dead forget theirs.
 -- Counts one failed delivery of each item; returns those that go back, in order.
 local function count_failures(deliveries, dead, items, max, counted, why)
   if max <= 0 and not counted then
@@ -39,6 +40,9 @@ local function count_failures(deliveries, dead, items, max, counted, why)
     push_all('RPUSH', dead, died)
     push_all('HDEL', deliveries, died)
     push_all('HSET', why.records, records)
+    if why.levels then
+      push_all('HDEL', why.levels, died)
+    end
   end
   return back
 end

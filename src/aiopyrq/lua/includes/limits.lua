@@ -104,7 +104,8 @@ end
 
 -- Before the first write of a script that frees items of a processing list (ack,
 -- reject, recovery): the items it held, or nil without a cap argument. cap '0' (a
--- recovery by an uncapped structure): only drops the count of a list left empty.
+-- recovery by an uncapped structure): drops the count of a list left empty, and wakes
+-- the gets waiting for the room it frees.
 local function held_before(in_flight, freed, processing, cap)
   if cap == nil then
     return nil
@@ -128,14 +129,21 @@ local function held_after(held, result)
   elseif held.cap > 0 then
     rcall('HSET', held.in_flight, held.processing, now)
   end
-  local freed = math.min(held.held - now, held.cap)
+  -- A recovery by an uncapped structure (cap 0) frees what a capped consumer held: it
+  -- wakes the gets waiting for room too, with a token per item, at most 1000.
+  local freed = held.held - now
+  if held.cap > 0 then
+    freed = math.min(freed, held.cap)
+  end
   if freed > 0 then
     local tokens = {}
-    for i = 1, freed do
+    for i = 1, math.min(freed, 1000) do
       tokens[i] = '1'
     end
-    rcall('LPUSH', held.freed, unpack(tokens, 1, math.min(freed, 1000)))
-    rcall('LTRIM', held.freed, 0, held.cap - 1)
+    rcall('LPUSH', held.freed, unpack(tokens))
+    if held.cap > 0 then
+      rcall('LTRIM', held.freed, 0, held.cap - 1)
+    end
     rcall('PEXPIRE', held.freed, FREED_TTL_MS)
   end
   return result

@@ -10,23 +10,23 @@
 --- @include "includes/deliveries"
 --- @include "includes/now"
 --- @include "includes/delayed"
+--- @include "includes/put_front"
 
 -- back(items): the items to put back (UniqueQueue: those not waiting already).
 -- later: nil to put them back now; else { delayed = key, due = unix ms, call = the
 -- call's key (Queue: the members' prefix) or nil (UniqueQueue), counted = count the
--- failure without max too }. why: see includes/deliveries. Returns how many went to
--- the dead letters, and how many of the items the processing list held (rejected).
-local function reject(queue, processing, timeouts, deliveries, dead, max, items, back, later, why)
+-- failure without max too }. why: see includes/deliveries. levels: { set, found (the
+-- items' levels, levels_of), call (Queue: the members' prefix) }: an item that has a
+-- level goes back to the front of it. Returns how many went to the dead letters, and
+-- how many of the items the processing list held (rejected).
+local function reject(queue, processing, timeouts, deliveries, dead, max, items, back, later, why,
+                      levels)
   local taken = list_remove(processing, items, -1)
   local alive = count_failures(deliveries, dead, taken, max, later ~= nil and later.counted, why)
   if later ~= nil and later.due ~= nil then
     delay_all(later.delayed, later.due, delayed_members(back(alive), later.call))
   else
-    local reversed = {}
-    for i = #alive, 1, -1 do
-      reversed[#reversed + 1] = alive[i]
-    end
-    push_all('RPUSH', queue, back(reversed))
+    put_front(queue, levels, back(alive))
   end
   release_if_empty(timeouts, processing)
   return #taken - #alive, #taken

@@ -9,10 +9,12 @@
     KEYS[3] this consumer's processing list
     KEYS[4] timeouts hash
     KEYS[5] delayed items (sorted set: item -> due unix time in ms)
-    KEYS[6] history hash (includes/history): the items taken count as delivered
-    KEYS[7] rate limit window (includes/limits)
-    KEYS[8] in-flight counts (includes/limits)
-    KEYS[9] in-flight tokens of freed room (includes/limits)
+    KEYS[6] prioritised items waiting (sorted set, includes/priority)
+    KEYS[7] levels hash (item -> level, includes/priority)
+    KEYS[8] history hash (includes/history): the items taken count as delivered
+    KEYS[9] rate limit window (includes/limits)
+    KEYS[10] in-flight counts (includes/limits)
+    KEYS[11] in-flight tokens of freed room (includes/limits)
     ARGV[1] how many items to take, >= 1
     ARGV[2] 1: renew the lease even if the consumer holds nothing; 0: only if
             it holds items
@@ -30,11 +32,12 @@ local rcall = redis.call
 --- @include "includes/take"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HLEN', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
-  'RPOP', 'SREM', 'ZRANGE', 'PEXPIRE', 'HINCRBY' })
+ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HLEN', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
+  'RPOP', 'SREM', 'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY', 'EXISTS', 'HMGET', 'ZADD', 'ZCARD',
+  'ZREVRANGEBYSCORE' })
 check_types({ KEYS[2], 'set' })
-local count, limited = limits_before(KEYS[7], KEYS[8], KEYS[9], tonumber(ARGV[1]), ARGV[3],
+local count, limited = limits_before(KEYS[9], KEYS[10], KEYS[11], tonumber(ARGV[1]), ARGV[3],
   ARGV[4], ARGV[5])
 return limits_after(take(KEYS[1], KEYS[3], KEYS[4], KEYS[5], count, ARGV[2] == '1',
-  function(items) push_all('SREM', KEYS[2], items) end, false, KEYS[6]),
-  limited, KEYS[7], KEYS[8], KEYS[9], KEYS[3])
+  function(items) push_all('SREM', KEYS[2], items) end, false, KEYS[8],
+  { set = KEYS[6], hash = KEYS[7] }), limited, KEYS[9], KEYS[10], KEYS[11], KEYS[3])

@@ -12,11 +12,14 @@
     KEYS[6] dead-letter list
     KEYS[7] delayed items (sorted set: item -> due unix time in ms)
     KEYS[8] dead-letter records hash (item -> JSON record of its death)
-    KEYS[9] history hash (includes/history): with a lease that expired
+    KEYS[9] prioritised items waiting (sorted set, includes/priority)
+    KEYS[10] levels hash (item -> level, includes/priority): an item goes back to
+            the front of its level; one that dies forgets it
+    KEYS[11] history hash (includes/history): with a lease that expired
             (ARGV[1] >= 0) the items held count as failed; those put back as
             recovered, those that died as dead
-    KEYS[10] in-flight counts (includes/limits)
-    KEYS[11] in-flight tokens of freed room (includes/limits)
+    KEYS[12] in-flight counts (includes/limits)
+    KEYS[13] in-flight tokens of freed room (includes/limits)
     ARGV[1] lease age in seconds beyond which the list is recovered; -1: any
     ARGV[2] max_deliveries; 0: no dead letters
     ARGV[3] the reason kept with the items that die ('': none)
@@ -31,15 +34,18 @@ local rcall = redis.call
 --- @include "includes/types"
 --- @include "includes/recover"
 --- @include "includes/list_remove"
+--- @include "includes/put_front"
 --- @include "includes/history"
 --- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'HGET', 'HLEN', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'SADD', 'ZREM',
-  'LREM', 'LPUSH', 'HSET', 'PEXPIRE', 'LLEN' })
+  'LREM', 'LPUSH', 'HSET', 'PEXPIRE', 'LLEN', 'EXISTS', 'HMGET', 'ZADD', 'ZCARD', 'ZRANGE',
+  'ZRANGEBYSCORE', 'ZREVRANGEBYSCORE' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
-    KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash' })
-local flight = held_before(KEYS[10], KEYS[11], KEYS[3], ARGV[5])
-local history = history_read(KEYS[9])
+    KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash', KEYS[9], 'zset', KEYS[10], 'hash' })
+local kept = rcall('EXISTS', KEYS[10]) == 1
+local flight = held_before(KEYS[12], KEYS[13], KEYS[3], ARGV[5])
+local history = history_read(KEYS[11])
 
 -- An item held twice goes back once, at the place of its oldest occurrence.
 local function distinct(items)
@@ -58,18 +64,20 @@ end
 local function put_back(items)
   local waiting = {}
   for _, item in ipairs(items) do
-    if rcall('SADD', KEYS[2], item) == 0 and rcall('ZREM', KEYS[7], item) == 0 then
+    if rcall('SADD', KEYS[2], item) == 0 and rcall('ZREM', KEYS[7], item) == 0
+        and rcall('ZREM', KEYS[9], item) == 0 then
       waiting[#waiting + 1] = item
     end
   end
   list_remove(KEYS[1], waiting, -1)
-  push_all('RPUSH', KEYS[1], items)
+  items = reversed(items)
+  put_front(KEYS[1], { set = KEYS[9], found = levels_of(KEYS[10], items) }, items)
 end
 
 local held, back = recover(KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[1]),
   tonumber(ARGV[2]), distinct, put_back,
-  { records = KEYS[8], reason = ARGV[3], consumer = ARGV[4] })
+  { records = KEYS[8], reason = ARGV[3], consumer = ARGV[4], levels = kept and KEYS[10] })
 local failed = tonumber(ARGV[1]) >= 0 and held or 0
 history_write(history, { failed = failed, recovered = back, dead = held - back },
-  rcall('LLEN', KEYS[1]))
+  rcall('LLEN', KEYS[1]) + rcall('ZCARD', KEYS[9]))
 return held_after(flight, held)
