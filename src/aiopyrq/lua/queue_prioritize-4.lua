@@ -24,7 +24,7 @@ local rcall = redis.call
 --- @include "includes/prioritize"
 --- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'HLEN', 'ZRANGE', 'ZREVRANGEBYSCORE', 'ZADD', 'HSET', 'HDEL',
+ready({ 'TYPE', 'TIME', 'HLEN', 'ZRANGE', 'ZREVRANGEBYSCORE', 'ZADD', 'HSET',
   'PEXPIRE', 'HINCRBY', 'EXISTS', 'HMGET', 'ZCARD', 'ZRANGEBYSCORE' })
 check_types({ KEYS[1], 'zset', KEYS[2], 'hash', KEYS[3], 'zset' })
 local history = history_read(KEYS[4])
