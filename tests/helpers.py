@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from aiopyrq._history import DAY, SLOTS
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
@@ -45,6 +47,16 @@ def events(**counts: int | None) -> dict:
     """What ``history_totals`` gives when only these counts (and waiting) are not 0 (None)."""
     nothing = {"added": 0, "delivered": 0, "acked": 0, "failed": 0, "recovered": 0, "dead": 0}
     return {**nothing, "waiting": None, **counts}
+
+
+def history_slot(minute: int, counts: dict[str, int]) -> dict[str, int]:
+    """The fields of a minute's slot as the scripts write them (lua/includes/history.lua).
+
+    ``counts``: a count per field letter (``a`` added, ``d``, ``k``, ``f``, ``r``, ``x``,
+    ``w`` waiting), each stamped with the minute's day.
+    """
+    slot, stamp = minute % SLOTS, minute // SLOTS * DAY
+    return {f"{slot}:{letter}": stamp + count for letter, count in counts.items()}
 
 
 async def history_totals(structure, minutes: int = 3) -> dict:

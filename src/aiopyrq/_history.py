@@ -3,11 +3,12 @@
 The scripts that add, hand out, acknowledge, reject, recover and dead-letter items count
 them in the hash ``NAME-history`` as they work (``lua/includes/history.lua``): a ring of
 1,440 slots, one per minute of the server's clock. Slot ``s`` (``minute % 1440``) is the
-fields ``s`` (the unix minute it is of), ``s:a`` (added), ``s:d`` (delivered), ``s:k``
-(acked), ``s:f`` (failed), ``s:r`` (recovered), ``s:x`` (dead) and ``s:w`` (waiting), each
-count there once it is not 0. A slot is read back only for the minute it names, so a
-minute more than a day old is never returned, and the hash never holds more than 1,440
-slots; the key expires 25 hours after the last minute written.
+fields ``s:a`` (added), ``s:d`` (delivered), ``s:k`` (acked), ``s:f`` (failed), ``s:r``
+(recovered), ``s:x`` (dead) and ``s:w`` (waiting), each stamped with the day of the minute
+it counts: ``day * 10**10 + count``, ``day`` being ``minute // 1440``. A field is read back
+only for the day of the minute asked for, so a minute more than a day old is never
+returned, and the hash never holds more than 1,440 slots; the key expires 25 hours after
+the last minute written.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ SLOTS = 1440
 EVENTS = ("added", "delivered", "acked", "failed", "recovered", "dead")
 """The counts of a minute."""
 
-SUFFIXES = ("", ":a", ":d", ":k", ":f", ":r", ":x", ":w")
-"""The fields of a slot after its number: its minute, the counts of EVENTS, waiting."""
+SUFFIXES = (":a", ":d", ":k", ":f", ":r", ":x", ":w")
+"""The fields of a slot after its number: the counts of EVENTS, then waiting."""
+
+DAY = 10**10
+"""A field's value is ``day * DAY + count`` (``HISTORY_DAY`` of ``lua/includes/history.lua``)."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,9 @@ class HistoryMinute:
         recovered: Items put back in the queue from a consumer's processing list by
             recovery or ``release``.
         dead: Items that went to the dead letters.
-        waiting: The items waiting in the queue (a Pool: due) after the last call of the
-            minute that saw them: an add, get, reject or recovery (a Pool: a get); None if
-            no such call wrote this minute.
+        waiting: The items waiting in the queue (a Pool: due) early in the minute: after
+            the first add, get, reject or recovery of the minute (a Pool: get), the last of
+            these if the minute had several kinds; None if no such call wrote this minute.
     """
 
     start: int
@@ -89,21 +93,26 @@ def parse(now: int, values: Sequence[Any]) -> list[HistoryMinute]:
 
     Args:
         now: The server's unix time, in seconds.
-        values: The values of ``fields``, as HMGET gives them: a slot of another minute
-            (a day old or more), or none, is a minute without activity.
+        values: The values of ``fields``, as HMGET gives them: a field stamped with another
+            day (a day old or more), or none, is a count of 0 (waiting: None).
     """
     minute, per = now // 60, len(SUFFIXES)
     count = len(values) // per
     parsed = []
     for i in range(count):
         start = (minute - (count - 1 - i)) * 60
-        stamp, *counts, waiting = values[i * per : (i + 1) * per]
-        if stamp is not None and int(stamp) * 60 == start:
-            numbers = [int(value or 0) for value in counts]
-            parsed.append(_minute(start, numbers, None if waiting is None else int(waiting)))
-        else:
-            parsed.append(HistoryMinute(start))
+        day = start // 60 // SLOTS
+        *counts, waiting = [_of_day(value, day) for value in values[i * per : (i + 1) * per]]
+        parsed.append(_minute(start, [number or 0 for number in counts], waiting))
     return parsed
+
+
+def _of_day(value: Any, day: int) -> int | None:  # noqa: ANN401 - as HMGET gives it
+    """A field's number if its stamp is ``day``, else None."""
+    if value is None:
+        return None
+    stamp, number = divmod(int(value), DAY)
+    return number if stamp == day else None
 
 
 def summed(histories: Iterable[Sequence[HistoryMinute]], minutes: int) -> list[HistoryMinute]:

@@ -24,7 +24,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from aiopyrq import Pool, Queue, ShardedQueue, UniqueQueue
 from tests.harness import RedisServer, ServerError
-from tests.helpers import age_lease, data_keys, items_named
+from tests.helpers import age_lease, data_keys, history_slot, items_named
 
 pytestmark = pytest.mark.redis
 
@@ -841,10 +841,8 @@ async def write_history(client, queue, minutes_ago: dict[int, str]) -> int:
         now, _ = await client.time()
     minute = now // 60
     for ago, counts in minutes_ago.items():
-        slot = (minute - ago) % 1440
-        fields = [f"{slot}:{field}" for field in "adkfrxw"]
-        mapping = {slot: minute - ago, **dict(zip(fields, counts.split(), strict=True))}
-        await client.hset(queue.keys.history, mapping=mapping)
+        numbers = dict(zip("adkfrxw", map(int, counts.split()), strict=True))
+        await client.hset(queue.keys.history, mapping=history_slot(minute - ago, numbers))
     return minute
 
 

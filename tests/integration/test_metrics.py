@@ -28,7 +28,7 @@ from redis.asyncio.cluster import RedisCluster
 from aiopyrq import Consumer, Pool, Queue, ShardedQueue
 from aiopyrq.metrics import QueueCollector
 from aiopyrq.tracing import opentelemetry_spans
-from tests.helpers import until
+from tests.helpers import history_slot, until
 
 pytestmark = pytest.mark.redis
 
@@ -440,10 +440,8 @@ async def test_items_per_second_from_the_history(redis_server, client, name):
         await asyncio.sleep(61 - now % 60)
         now, _ = await client.time()
     minute = now // 60 - 1
-    slot = minute % 1440  # the fields the scripts write (lua/includes/history.lua)
     counts = {"a": 120, "d": 90, "k": 60, "f": 3, "r": 6, "x": 9, "w": 4}
-    mapping = {slot: minute, **{f"{slot}:{field}": n for field, n in counts.items()}}
-    await client.hset(queue.keys.history, mapping=mapping)
+    await client.hset(queue.keys.history, mapping=history_slot(minute, counts))
     registry = CollectorRegistry()
     registry.register(QueueCollector(redis_server.url, [name]))
     rates = {

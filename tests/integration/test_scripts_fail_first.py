@@ -28,7 +28,7 @@ PASSWORD = "any"  # noqa: S105 - the test user has nopass
 DUE_PREFIX = "0" * 20  # a Queue's delayed member: 20 characters, then the item
 OPTIONAL = {"PUBLISH"}  # best effort (includes/delayed): without it the script runs all the same
 LEVEL_1 = -(2**40)  # the score of a prioritised item at level 1 (includes/priority)
-HISTORY = ("hash", {"7": "7", "7:a": "1", "7:w": "1"})  # one slot, of a minute long gone
+HISTORY = ("hash", {"7:a": "1", "7:w": "1"})  # one slot, of a day long gone (stamp 0)
 
 
 def pack(*items: str) -> bytes:

@@ -20,7 +20,7 @@ local rcall = redis.call
 --- @include "includes/zadd"
 --- @include "includes/history"
 
-ready({ 'TIME', 'HGET', 'ZSCORE', 'ZADD', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
+ready({ 'TIME', 'HLEN', 'ZSCORE', 'ZADD', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local now = now_seconds()
 local history = history_at(KEYS[2], math.floor(now / 60))
 local acked = in_flight(KEYS[1], cmsgpack.unpack(ARGV[2]))

@@ -19,7 +19,7 @@ local rcall = redis.call
 --- @include "includes/zadd"
 --- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'ZADD', 'LPUSH', 'LTRIM', 'PEXPIRE', 'HDEL', 'HSET',
+ready({ 'TYPE', 'TIME', 'HLEN', 'ZADD', 'LPUSH', 'LTRIM', 'PEXPIRE', 'HSET',
   'HINCRBY' })
 check_types({ KEYS[2], 'list' })
 local now = now_seconds()

@@ -22,7 +22,7 @@ local rcall = redis.call
 --- @include "includes/flight"
 --- @include "includes/history"
 
-ready({ 'TIME', 'ZRANGEBYSCORE', 'HGET', 'ZADD', 'ZCOUNT', 'HDEL', 'HSET', 'PEXPIRE',
+ready({ 'TIME', 'ZRANGEBYSCORE', 'HLEN', 'ZADD', 'ZCOUNT', 'HSET', 'PEXPIRE',
   'HINCRBY' })
 local now = now_seconds()
 local found = rcall('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[1])

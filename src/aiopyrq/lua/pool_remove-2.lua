@@ -16,7 +16,7 @@ local rcall = redis.call
 --- @include "includes/in_flight"
 --- @include "includes/history"
 
-ready({ 'TIME', 'HGET', 'ZSCORE', 'ZREM', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
+ready({ 'TIME', 'HLEN', 'ZSCORE', 'ZREM', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local history = history_read(KEYS[2])
 local removed = in_flight(KEYS[1], cmsgpack.unpack(ARGV[1]))
 for i = 1, #removed, 1000 do

@@ -26,7 +26,7 @@ local rcall = redis.call
 --- @include "includes/history"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'HLEN', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'HDEL',
+ready({ 'TYPE', 'TIME', 'HLEN', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'HDEL',
   'EXISTS', 'HSET', 'PEXPIRE', 'HINCRBY' })
 check_types({ KEYS[2], 'hash' })
 local history = history_read(KEYS[5])

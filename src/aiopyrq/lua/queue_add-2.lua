@@ -14,7 +14,7 @@ local rcall = redis.call
 --- @include "includes/push"
 --- @include "includes/history"
 
-ready({ 'TIME', 'HGET', 'LPUSH', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
+ready({ 'TIME', 'HLEN', 'LPUSH', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local history = history_read(KEYS[2])
 local items = cmsgpack.unpack(ARGV[1])
 local waiting = push_all('LPUSH', KEYS[1], items)

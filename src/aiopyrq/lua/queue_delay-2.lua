@@ -19,7 +19,7 @@ local rcall = redis.call
 --- @include "includes/delayed"
 --- @include "includes/history"
 
-ready({ 'TIME', 'HGET', 'ZRANGE', 'ZADD', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
+ready({ 'TIME', 'HLEN', 'ZRANGE', 'ZADD', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local now = now_ms()
 local history = history_at(KEYS[2], math.floor(now / 60000))
 local items = cmsgpack.unpack(ARGV[2])

@@ -32,7 +32,7 @@ local rcall = redis.call
 --- @include "includes/take"
 --- @include "includes/limits"
 
-ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
+ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HLEN', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
   'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY', 'EXISTS', 'HMGET', 'ZADD', 'ZCARD', 'ZREVRANGEBYSCORE' })
 local count, limited = limits_before(KEYS[8], KEYS[9], KEYS[10], tonumber(ARGV[1]), ARGV[3],
   ARGV[4], ARGV[5])

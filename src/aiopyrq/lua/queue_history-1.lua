@@ -9,7 +9,7 @@
 
   Output:
     { the server's unix time in seconds, then for each minute, the oldest first,
-      its slot's fields s, s:a, s:d, s:k, s:f, s:r, s:x, s:w (false where absent) }
+      its slot's fields s:a, s:d, s:k, s:f, s:r, s:x, s:w (false where absent) }
 ]]
 --- @no-writes
 local rcall = redis.call
@@ -17,7 +17,7 @@ local rcall = redis.call
 --- @include "includes/now"
 
 local SLOTS = 1440 -- HISTORY_SLOTS of includes/history
-local PER_CALL = 500 -- slots per HMGET: 8 fields each, below Lua's limit on arguments
+local PER_CALL = 500 -- slots per HMGET: 7 fields each, below Lua's limit on arguments
 
 ready({ 'TIME', 'HMGET' })
 local now = now_seconds()
@@ -27,8 +27,8 @@ for first = tonumber(ARGV[1]) - 1, 0, -PER_CALL do
   local fields = {}
   for past = first, math.max(first - PER_CALL + 1, 0), -1 do
     local slot = (minute - past) % SLOTS
-    for _, field in ipairs({ slot, slot .. ':a', slot .. ':d', slot .. ':k', slot .. ':f',
-        slot .. ':r', slot .. ':x', slot .. ':w' }) do
+    for _, field in ipairs({ slot .. ':a', slot .. ':d', slot .. ':k', slot .. ':f', slot .. ':r',
+        slot .. ':x', slot .. ':w' }) do
       fields[#fields + 1] = field
     end
   end

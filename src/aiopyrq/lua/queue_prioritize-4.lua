@@ -24,8 +24,8 @@ local rcall = redis.call
 --- @include "includes/prioritize"
 --- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'ZRANGE', 'ZREVRANGEBYSCORE', 'ZADD', 'HSET', 'HDEL', 'PEXPIRE',
-  'HINCRBY', 'EXISTS', 'HMGET', 'ZCARD', 'ZRANGEBYSCORE' })
+ready({ 'TYPE', 'TIME', 'HLEN', 'ZRANGE', 'ZREVRANGEBYSCORE', 'ZADD', 'HSET',
+  'PEXPIRE', 'HINCRBY', 'EXISTS', 'HMGET', 'ZCARD', 'ZRANGEBYSCORE' })
 check_types({ KEYS[1], 'zset', KEYS[2], 'hash', KEYS[3], 'zset' })
 local history = history_read(KEYS[4])
 local items = cmsgpack.unpack(ARGV[3])

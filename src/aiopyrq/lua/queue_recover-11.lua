@@ -36,8 +36,9 @@ local rcall = redis.call
 --- @include "includes/history"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'HSET', 'PEXPIRE',
-  'LLEN', 'EXISTS', 'HMGET', 'ZADD', 'ZCARD', 'ZRANGE', 'ZRANGEBYSCORE', 'ZREVRANGEBYSCORE' })
+ready({ 'TYPE', 'TIME', 'HGET', 'HLEN', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'HSET',
+  'PEXPIRE', 'LLEN', 'EXISTS', 'HMGET', 'ZADD', 'ZCARD', 'ZRANGE', 'ZRANGEBYSCORE',
+  'ZREVRANGEBYSCORE' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list',
   KEYS[6], 'hash', KEYS[7], 'zset', KEYS[8], 'hash' })
 local kept = rcall('EXISTS', KEYS[8]) == 1

@@ -41,7 +41,7 @@ local rcall = redis.call
 --- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
-  'ZRANGE', 'ZADD', 'HSET', 'HGET', 'PEXPIRE', 'LLEN', 'HMGET', 'ZCARD', 'ZRANGEBYSCORE',
+  'ZRANGE', 'ZADD', 'HSET', 'HGET', 'HLEN', 'PEXPIRE', 'LLEN', 'HMGET', 'ZCARD', 'ZRANGEBYSCORE',
   'ZREVRANGEBYSCORE' })
 check_types({ KEYS[1], 'list', KEYS[2], 'list', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'list',
   KEYS[6], 'zset', KEYS[7], 'hash', KEYS[8], 'zset', KEYS[9], 'hash' })

@@ -17,7 +17,7 @@ local rcall = redis.call
 --- @include "includes/push"
 --- @include "includes/history"
 
-ready({ 'TIME', 'HGET', 'SMISMEMBER', 'LPUSH', 'SADD', 'HDEL', 'HSET', 'PEXPIRE', 'HINCRBY' })
+ready({ 'TIME', 'HLEN', 'SMISMEMBER', 'LPUSH', 'SADD', 'HSET', 'PEXPIRE', 'HINCRBY' })
 local history = history_read(KEYS[3])
 local items = cmsgpack.unpack(ARGV[1])
 local added = not_waiting(KEYS[2], items)

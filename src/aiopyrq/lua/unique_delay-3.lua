@@ -23,7 +23,7 @@ local rcall = redis.call
 --- @include "includes/delayed"
 --- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'SMISMEMBER', 'ZRANGE', 'ZADD', 'SADD', 'HDEL', 'HSET', 'PEXPIRE',
+ready({ 'TYPE', 'TIME', 'HLEN', 'SMISMEMBER', 'ZRANGE', 'ZADD', 'SADD', 'HSET', 'PEXPIRE',
   'HINCRBY' })
 check_types({ KEYS[2], 'zset' })
 local now = now_ms()

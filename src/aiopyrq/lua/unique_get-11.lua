@@ -32,7 +32,7 @@ local rcall = redis.call
 --- @include "includes/take"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
+ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HLEN', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
   'RPOP', 'SREM', 'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY', 'EXISTS', 'HMGET', 'ZADD', 'ZCARD',
   'ZREVRANGEBYSCORE' })
 check_types({ KEYS[2], 'set' })

@@ -24,8 +24,8 @@ local rcall = redis.call
 --- @include "includes/prioritize"
 --- @include "includes/history"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'SMISMEMBER', 'ZRANGE', 'ZREVRANGEBYSCORE', 'ZADD', 'SADD', 'HSET',
-  'HDEL', 'PEXPIRE', 'HINCRBY', 'EXISTS', 'HMGET', 'ZCARD', 'ZRANGEBYSCORE' })
+ready({ 'TYPE', 'TIME', 'HLEN', 'SMISMEMBER', 'ZRANGE', 'ZREVRANGEBYSCORE', 'ZADD', 'SADD',
+  'HSET', 'PEXPIRE', 'HINCRBY', 'EXISTS', 'HMGET', 'ZCARD', 'ZRANGEBYSCORE' })
 check_types({ KEYS[1], 'set', KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'zset' })
 local history = history_read(KEYS[5])
 local items = cmsgpack.unpack(ARGV[3])

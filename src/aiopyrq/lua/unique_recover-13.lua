@@ -38,7 +38,7 @@ local rcall = redis.call
 --- @include "includes/history"
 --- @include "includes/limits"
 
-ready({ 'TYPE', 'TIME', 'HGET', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'SADD', 'ZREM',
+ready({ 'TYPE', 'TIME', 'HGET', 'HLEN', 'LRANGE', 'HINCRBY', 'RPUSH', 'HDEL', 'DEL', 'SADD', 'ZREM',
   'LREM', 'LPUSH', 'HSET', 'PEXPIRE', 'LLEN', 'EXISTS', 'HMGET', 'ZADD', 'ZCARD', 'ZRANGE',
   'ZRANGEBYSCORE', 'ZREVRANGEBYSCORE' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',

@@ -37,8 +37,8 @@ local rcall = redis.call
 --- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LREM', 'LRANGE', 'DEL', 'LPUSH', 'RPUSH', 'EXISTS', 'HDEL', 'HINCRBY',
-  'SADD', 'ZRANGE', 'ZADD', 'HSET', 'HGET', 'PEXPIRE', 'LLEN', 'HMGET', 'ZCARD', 'ZRANGEBYSCORE',
-  'ZREVRANGEBYSCORE' })
+  'SADD', 'ZRANGE', 'ZADD', 'HSET', 'HGET', 'HLEN', 'PEXPIRE', 'LLEN', 'HMGET', 'ZCARD',
+  'ZRANGEBYSCORE', 'ZREVRANGEBYSCORE' })
 check_types({ KEYS[1], 'list', KEYS[2], 'set', KEYS[3], 'list', KEYS[4], 'hash', KEYS[5], 'hash',
     KEYS[6], 'list', KEYS[7], 'zset', KEYS[8], 'hash', KEYS[9], 'zset', KEYS[10], 'hash' })
 local items = cmsgpack.unpack(ARGV[2])
