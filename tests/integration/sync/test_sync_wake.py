@@ -118,6 +118,24 @@ def test_a_stale_unblock_does_not_end_a_later_wait(client, name):
     assert time.monotonic() - start >= 1.0
 
 
+def test_an_unblock_racing_the_reply_does_not_end_a_later_wait(client, name):
+    """An item that wakes the get as the listener ends its command: whichever comes first,
+    nothing is lost, and the next wait on the same connection runs to its end."""
+    queue, adder = Queue(name, client), Queue(name, client)
+    for round_ in range(10):
+        get = in_thread(lambda: queue.get_items(5, wait=WAIT))
+        time.sleep(0.1)  # listening
+        adder.add_item(f"prioritised-{round_}", priority=1)  # heard: the listener unblocks
+        adder.add_item(f"plain-{round_}")  # and this wakes the command itself
+        taken = get() + queue.get_items(5)
+        assert sorted(taken) == [f"plain-{round_}", f"prioritised-{round_}"]
+        start = time.monotonic()
+        assert queue.get_items(1, wait=0.3) == []
+        assert time.monotonic() - start >= 0.3
+        queue.ack_items(taken)
+    assert queue.get_count() == 0
+
+
 @pytest.mark.standalone_only
 @pytest.mark.parametrize("forbidden", ["channels", "client"])
 def test_a_user_without_channels_or_client_still_waits(redis_server, client, name, forbidden):

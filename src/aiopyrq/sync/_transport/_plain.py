@@ -79,7 +79,7 @@ def pipeline(client: Redis | RedisCluster, commands: list[Command], key: str) ->
     return list(pipe.execute(raise_on_error=False))
 
 
-UNBLOCK_TRIES = 3
+UNBLOCK_TRIES = 10
 """How many times ``Unblockable.unblock`` sends CLIENT UNBLOCK while its command, sent, has
 not blocked yet (Redis is still reading it)."""
 
