@@ -60,8 +60,8 @@ LEFT_OUT = {
         "structure_of": "the command line makes asyncio structures only",
     },
     "tests/integration/test_priorities.py": {
-        "test_waiting_get_wakes_for_a_prioritised_item": "the sync twin's waiting get does not "
-        "listen (docs/concepts/priorities.md)",
+        "test_waiting_get_wakes_for_a_prioritised_item": "an asyncio task; the sync twin's is "
+        "in tests/integration/sync/test_sync_wake.py",
     },
     "tests/helpers.py": {
         "Fleet": "asyncio subprocesses; the sync tests use the asyncio one",

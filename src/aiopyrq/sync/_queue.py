@@ -286,7 +286,9 @@ class Queue(Structure):
                 connection of its own while it waits) where the script that delays an
                 item says when it is due. A user who may not subscribe to that channel
                 (ACL) is not told: the get finds such an item when the wait's command
-                ends (at most the client's socket timeout). The sync twin does not listen.
+                ends (at most the client's socket timeout). The sync twin listens in a
+                thread, and ends the command with CLIENT UNBLOCK (a user who may not run
+                CLIENT is not told either).
                 With limits, a get that finds no room waits for it, within wait: for
                 the rate limit, it sleeps until the script says the next item may go
                 (the oldest get of the window leaves it); at the in-flight cap, it

@@ -7,12 +7,18 @@ script calls); only its blocking gets, one per shard, run in threads of their ow
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from redis.exceptions import RedisError
+
+from aiopyrq._tasks import SUBSCRIBE_TIMEOUT
+from aiopyrq.sync._transport._plain import Unblockable
+
 if TYPE_CHECKING:
-    import contextlib
     from collections.abc import Callable, Iterable
 
 _Result = TypeVar("_Result")
@@ -72,7 +78,13 @@ def guard() -> contextlib.AbstractContextManager[object]:
 
 @dataclass(frozen=True)
 class Listen:
-    """The asyncio twin's ``Listen``, which the sync ``Interruptible.run`` does not hear."""
+    """What a call of ``Interruptible.run`` listens to, once it has run ``after`` seconds.
+
+    A message on ``channel`` (``client`` subscribes on a connection of its own, in a thread
+    of its own) ends the call; so does ``check``, run once the subscription is confirmed,
+    if it says so: it finds what was published before. A call that ends sooner costs a
+    thread that waited for nothing.
+    """
 
     client: Any
     channel: str
@@ -81,25 +93,132 @@ class Listen:
 
 
 class Interruptible:
-    """The sync twin of ``aiopyrq._tasks.Interruptible``, whose calls run to their end.
+    """The sync twin of ``aiopyrq._tasks.Interruptible``: calls that ``end`` may end early.
 
-    A thread blocked reading a socket cannot be stopped without closing the connection, so
-    ``end`` does nothing: a sync waiting get that another call of its object delays an item
-    for finds it at the end of its wait.
+    A call runs on the calling thread, its blocking command on a connection held for it
+    (``Unblockable``); ``end`` ends that command as a timeout would (CLIENT UNBLOCK). So
+    does a thread that listens for the call (``Listen``), when it hears of an item that
+    another client delayed or prioritised.
     """
 
+    def __init__(self) -> None:
+        """No call running yet."""
+        self._lock = threading.Lock()
+        self._running: set[Unblockable] = set()
+        self._ended = 0  # how many times end() was called
+
     def mark(self) -> int:
-        """Nothing to mark: ``end`` does nothing here."""
-        return 0
+        """A mark to give ``run``: the calls it starts end at once if ``end`` came since."""
+        return self._ended
 
     def run(
-        self,
-        call: Callable[[], _Result],
-        since: int,  # noqa: ARG002 - the asyncio twin's signature
-        listen: Listen | None = None,  # noqa: ARG002
+        self, call: Callable[[], _Result], since: int, listen: Listen | None = None
     ) -> tuple[bool, _Result | None]:
-        """Run the call to its end, listening to nothing: (False, its result)."""
-        return False, call()
+        """Run the call until it returns; ``end`` ends its blocking command early.
+
+        Args:
+            call: The call: one blocking command (a blocking get's wait).
+            since: A ``mark()`` taken before what decided to make the call (a get's take):
+                if ``end`` was called after it, the call is not made.
+            listen: Also end it (and the others) when this says so.
+
+        Returns:
+            Whether ``end`` was called meanwhile, and the call's result (None if not made
+            or ended: a blocking command ended early replies as if it timed out).
+        """
+        command = Unblockable()
+        with self._lock:
+            if self._ended != since:
+                return True, None
+            self._running.add(command)
+        listener = _Listener(listen, self.end) if listen else None
+        thread = threading.Thread(target=listener.run, name="aiopyrq-listen", daemon=True) if (
+            listener
+        ) else None
+        try:
+            if thread:
+                thread.start()
+            with command.sending():
+                result = call()
+        finally:
+            with self._lock:
+                self._running.discard(command)
+            if listener and thread:
+                listener.stop()
+                thread.join()
+        return command.ended, result
 
     def end(self) -> None:
-        """Nothing: calls run to their end here."""
+        """End the calls running now, and those started with a mark taken before now."""
+        with self._lock:
+            self._ended += 1
+            running = list(self._running)
+        for command in running:
+            command.unblock()
+
+
+class _Listener:
+    """What listens for a call (``Listen``), in a thread of its own, until ``stop``."""
+
+    def __init__(self, listen: Listen, heard: Callable[[], None]) -> None:
+        """Not started; ``heard`` is called when the check or a message says so."""
+        self.listen = listen
+        self._heard = heard
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()  # keeps stop() and the pubsub's opening and closing apart
+        self._pubsub: Any = None
+        self._subscribing = False  # SUBSCRIBE sent on the pubsub
+
+    def run(self) -> None:
+        """After ``listen.after`` seconds, call ``heard`` if the check or the channel says so.
+
+        Not heard (a user who may not subscribe): nothing ends.
+        """
+        if self._stopped.wait(self.listen.after):
+            return
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._pubsub = self.listen.client.pubsub()
+        heard = False
+        try:
+            heard = self._subscribed() and (self.listen.check() or self._published())
+        except RedisError:  # best effort: the call runs to its end
+            pass
+        finally:
+            with self._lock:
+                self._pubsub.close()
+                self._pubsub = None
+        if heard and not self._stopped.is_set():
+            self._heard()
+
+    def _subscribed(self) -> bool:
+        """Subscribe to the channel; whether Redis confirmed it in ``SUBSCRIBE_TIMEOUT``."""
+        with self._lock:
+            if self._stopped.is_set():
+                return False
+            self._pubsub.subscribe(self.listen.channel)
+            self._subscribing = True
+        deadline = time.monotonic() + SUBSCRIBE_TIMEOUT
+        while (left := deadline - time.monotonic()) > 0 and not self._stopped.is_set():
+            message = self._pubsub.get_message(timeout=left)
+            if message is not None:
+                return bool(message["type"] == "subscribe")
+        return False
+
+    def _published(self) -> bool:
+        """Wait for the first message on the channel: True, or False once ``stop`` came."""
+        for message in self._pubsub.listen():
+            if self._stopped.is_set():
+                return False
+            if message["type"] == "message":
+                return True
+        return False
+
+    def stop(self) -> None:
+        """End the listening: the call has ended. What ``run`` waits for ends at once."""
+        with self._lock:
+            self._stopped.set()
+            if self._pubsub is not None and self._subscribing:
+                with contextlib.suppress(RedisError):  # its reply ends the wait for a message
+                    self._pubsub.unsubscribe(self.listen.channel)
