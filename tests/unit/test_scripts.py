@@ -277,6 +277,9 @@ OPTIONAL = {"PUBLISH"}  # called with pcall only: best effort, see includes/dela
 LIMITS_READY = re.compile(
     r"^local function limits_ready\(\)\n  ready\(\{([^}]*)\}\)$", re.MULTILINE
 )
+PRIORITY_READY = re.compile(
+    r"^local function priority_ready\(\)\n  ready\(\{([^}]*)\}\)$", re.MULTILINE
+)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -284,7 +287,8 @@ def test_script_checks_every_command_it_uses(name):
     """A script calls ready() once, with exactly the commands its source names (ACL checks).
 
     The limits (includes/limits) check their own commands, only when a call uses them:
-    each of their entry points calls ``limits_ready()`` before the first write.
+    each of their entry points calls ``limits_ready()`` before the first write; so do the
+    levels (includes/priority) with ``priority_ready()``, where a get reads them.
     """
     source = _scripts.expand(name)  # the script's own source; the wrapper checks its own
     [listed] = READY.findall(source)
@@ -295,6 +299,10 @@ def test_script_checks_every_command_it_uses(name):
         checked |= set(QUOTED.findall(limits))
         rest = LIMITS_READY.sub("", rest)
         assert rest.count("limits_ready()") == 2  # the get's, the frees'
+    for levels in PRIORITY_READY.findall(source):
+        checked |= set(QUOTED.findall(levels))
+        rest = PRIORITY_READY.sub("", rest)
+        assert rest.count("priority_ready()") == 2  # levels_of's, levels_head's
     assert checked == set(QUOTED.findall(rest)) - NOT_COMMANDS - OPTIONAL
     for command in OPTIONAL & set(QUOTED.findall(rest)):
         assert rest.count(f"'{command}'") == rest.count(f"redis.pcall('{command}'"), command

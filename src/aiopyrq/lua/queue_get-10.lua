@@ -33,7 +33,7 @@ local rcall = redis.call
 --- @include "includes/limits"
 
 ready({ 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HLEN', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH', 'RPOP',
-  'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY', 'EXISTS', 'HMGET', 'ZADD', 'ZCARD', 'ZREVRANGEBYSCORE' })
+  'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY' })
 local count, limited = limits_before(KEYS[8], KEYS[9], KEYS[10], tonumber(ARGV[1]), ARGV[3],
   ARGV[4], ARGV[5])
 return limits_after(take(KEYS[1], KEYS[2], KEYS[3], KEYS[4], count, ARGV[2] == '1',

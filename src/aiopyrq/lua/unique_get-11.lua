@@ -33,8 +33,7 @@ local rcall = redis.call
 --- @include "includes/limits"
 
 ready({ 'TYPE', 'TIME', 'LLEN', 'ZRANGEBYSCORE', 'HGET', 'HLEN', 'HSET', 'ZREMRANGEBYRANK', 'LPUSH',
-  'RPOP', 'SREM', 'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY', 'EXISTS', 'HMGET', 'ZADD', 'ZCARD',
-  'ZREVRANGEBYSCORE' })
+  'RPOP', 'SREM', 'ZRANGE', 'HDEL', 'PEXPIRE', 'HINCRBY' })
 check_types({ KEYS[2], 'set' })
 local count, limited = limits_before(KEYS[9], KEYS[10], KEYS[11], tonumber(ARGV[1]), ARGV[3],
   ARGV[4], ARGV[5])

@@ -17,7 +17,14 @@
   includes/member), as its delayed members are; a UniqueQueue's is the item.
   With no prioritised item, a get costs one ZRANGE of a key that does not exist.
 ]]
+--- @include "includes/ready"
 --- @include "includes/member"
+
+-- The commands of the levels beyond a get's own, checked (includes/ready) only by a get
+-- that finds prioritised items or levels: a get without them pays for no check.
+local function priority_ready()
+  ready({ 'EXISTS', 'HMGET', 'ZADD', 'ZCARD', 'ZREVRANGEBYSCORE' })
+end
 
 local LEVEL_SPAN = 1099511627776 -- 2^40: places per level
 local LEVEL_HALF = 549755813888 -- 2^39: a level's places either side of its base
@@ -25,7 +32,11 @@ local LEVEL_HALF = 549755813888 -- 2^39: a level's places either side of its bas
 -- The levels of items (a read): item -> level for those that have one; nil when
 -- the hash does not exist.
 local function levels_of(levels, items)
-  if #items == 0 or rcall('EXISTS', levels) == 0 then
+  if #items == 0 then
+    return nil
+  end
+  priority_ready()
+  if rcall('EXISTS', levels) == 0 then
     return nil
   end
   local found = {}
@@ -100,6 +111,7 @@ local function levels_head(set, count)
   if #got == 0 then
     return got, got, 0
   end
+  priority_ready()
   local above, below = {}, {}
   for i = 1, #got, 2 do
     if tonumber(got[i + 1]) < 0 then
