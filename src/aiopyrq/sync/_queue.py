@@ -197,7 +197,7 @@ class Queue(Structure):
 
     def _prioritize_keys(self) -> list[str]:
         """The keys of the script that adds items with a priority."""
-        return [self.keys.priority, self.keys.priorities, self.keys.delayed, self.keys.history]
+        return [*self._level_keys(), self.keys.delayed, self.keys.history]
 
     def _counts(self) -> tuple[int, int]:
         """The items available now (delayed ones due included), and those delayed."""
@@ -429,7 +429,7 @@ class Queue(Structure):
             (``_wait_for_room``).
         """
         keys = [*self._queue_keys(), self.processing_queue_name, self.keys.timeouts]
-        keys += [self.keys.delayed, self.keys.priority, self.keys.priorities, self.keys.history]
+        keys += [self.keys.delayed, *self._level_keys(), self.keys.history]
         get = self._get
         if self._limit_args:
             get, keys = self._get_limited, keys + self.keys.limits
